@@ -1,0 +1,55 @@
+// The ops the Whisper model is built from. Each is declared once here with its contract; the
+// definition checks shapes and dtypes once and dispatches to the backend of the tensors' device
+// (src/backends/<device>/). All tensors are contiguous, row-major, fp32 on the CPU for now.
+// Outputs are written into caller-provided tensors of the right shape (no allocation inside).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace hark::ops {
+
+// y[M, N] = x[M, K] · w[N, K]^T (+ bias[N])   -- PyTorch Linear layout. bias may be null.
+void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
+
+// y[M, N] = x[M, K] · w[N, K]^T for the rows of x, i.e. logits against a tied embedding.
+// Same as linear without bias; kept separate so backends may choose a different GEMM path.
+inline void matmul_nt(const Tensor& x, const Tensor& w, Tensor& y) { linear(x, w, nullptr, y); }
+
+// y = LayerNorm(x) over the last dimension with gamma/beta [D]; x, y [M, D]; y may alias x.
+void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);
+
+// x = gelu(x), exact (erf) form, in place.
+void gelu_(Tensor& x);
+
+// x += y, elementwise, same shape.
+void add_(Tensor& x, const Tensor& y);
+
+// x[r, :] += row[:] for every row r of x [M, D]; row [D]. (Positional embeddings.)
+void add_rows_(Tensor& x, const Tensor& row_block);
+
+// 1-D convolution over time, zero padding `pad` on both sides:
+//   x [C_in, T], w [C_out, C_in, K], b [C_out] -> y [C_out, T_out],
+//   T_out = (T + 2*pad - K) / stride + 1.
+void conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, Tensor& y);
+
+// Transpose of a 2-D tensor: x [R, C] -> y [C, R].
+void transpose(const Tensor& x, Tensor& y);
+
+// Multi-head scaled dot-product attention, heads laid side by side in the last dimension:
+//   q [Tq, H*Dh], k [Tk, H*Dh], v [Tk, H*Dh] -> out [Tq, H*Dh], scale 1/sqrt(Dh).
+// causal_offset < 0: no mask. causal_offset >= 0: query i may attend keys j <= i + causal_offset
+// (decoding with a KV cache of causal_offset earlier positions).
+// If weights is non-null it receives the softmaxed attention [H, Tq, Tk] (word timing).
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, int64_t causal_offset,
+               Tensor& out, Tensor* weights = nullptr);
+
+// In-place softmax over the last dimension of x [M, N].
+void softmax_(Tensor& x);
+
+// Sets the number of threads the CPU backend uses (0: all cores).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace hark::ops
