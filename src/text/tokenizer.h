@@ -46,6 +46,9 @@ class Tokenizer {
   std::string decode(const std::vector<int>& ids) const;
   // As decode, but timestamp tokens become "<|1.08|>" and other specials "<|...|>".
   std::string decode_with_timestamps(const std::vector<int>& ids) const;
+  // OpenAI's tokenizer.non_speech_tokens(): the ids of the symbol tokens suppressed when
+  // suppress_tokens is "-1" (used when a model has no generation_config.json, e.g. ggml files).
+  std::vector<int> non_speech_tokens() const;
   bool is_timestamp(int id) const { return id >= specials_.timestamp_begin && id < n_vocab_; }
   bool is_special(int id) const { return id >= int(tokens_.size()); }
 
