@@ -1,0 +1,82 @@
+// WhisperModel: the encoder-decoder forward pass over fp32 weights (the CPU engine). Holds no
+// per-request state: the decoder's KV caches live in DecoderState, one per sequence, so one model
+// serves any number of sequences (whisper.cpp's context/state split).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+
+namespace hark::model {
+
+struct AttentionWeights {
+  Tensor q_w, q_b, k_w, v_w, v_b, o_w, o_b;  // k has no bias in Whisper
+};
+
+struct LayerNormWeights {
+  Tensor gamma, beta;
+};
+
+struct EncoderLayer {
+  LayerNormWeights attn_ln;
+  AttentionWeights attn;
+  LayerNormWeights mlp_ln;
+  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+};
+
+struct DecoderLayer {
+  LayerNormWeights self_ln;
+  AttentionWeights self_attn;
+  LayerNormWeights cross_ln;
+  AttentionWeights cross_attn;
+  LayerNormWeights mlp_ln;
+  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+};
+
+// The per-sequence decoder state: self-attention K/V for every position decoded so far
+// ([n_text_ctx, d] per layer) and the window's cross-attention K/V ([n_audio_ctx, d] per layer),
+// computed once per window by WhisperModel::begin_window.
+struct DecoderState {
+  std::vector<Tensor> self_k, self_v;
+  std::vector<Tensor> cross_k, cross_v;
+  int n_past = 0;
+  // When set, decode() stores each layer's cross-attention weights of the last call here:
+  // [n_text_layer] tensors of [n_head, n_new, n_audio_ctx] (word timing).
+  std::vector<Tensor>* cross_attention_out = nullptr;
+};
+
+class WhisperModel {
+ public:
+  // Converts the checkpoint's tensors to fp32 (f32 tensors are used in place).
+  explicit WhisperModel(const Checkpoint& checkpoint);
+
+  const ModelConfig& config() const { return cfg_; }
+
+  // mel [n_mels, 2 * n_audio_ctx] -> encoder output [n_audio_ctx, d].
+  Tensor encode(const Tensor& mel) const;
+
+  // A fresh decoder state for one window: cross K/V from the encoder output, empty self cache.
+  DecoderState begin_window(const Tensor& encoder_out) const;
+
+  // Appends `tokens` at positions [n_past, n_past + n) and returns logits: [n, n_vocab] when
+  // all_logits, else [1, n_vocab] for the last token only. Throws kInvalidArgument when the
+  // sequence would exceed n_text_ctx.
+  Tensor decode(DecoderState& state, std::span<const int> tokens, bool all_logits = false) const;
+
+ private:
+  ModelConfig cfg_;
+  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_, enc_pos_;
+  std::vector<EncoderLayer> enc_layers_;
+  LayerNormWeights enc_ln_;
+  Tensor tok_emb_, dec_pos_;
+  std::vector<DecoderLayer> dec_layers_;
+  LayerNormWeights dec_ln_;
+
+  void encoder_layer(const EncoderLayer& l, Tensor& x) const;
+  void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
+};
+
+}  // namespace hark::model
