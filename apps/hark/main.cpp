@@ -1,2 +1,39 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
-int main() { std::puts("hark: under construction"); return 0; }
+#include <exception>
+
+#include "commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("hark"));
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_level(spdlog::level::warn);
+
+  CLI::App app{"hark: a speech-to-text server and toolkit for OpenAI Whisper models"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "log progress and timings to stderr")->configurable(false);
+  app.set_version_flag("--version", std::string("hark 0.1.0"));
+  auto transcribe = hark::app::add_transcribe_command(app);
+  auto bench = hark::app::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (verbose) spdlog::set_level(spdlog::level::info);
+  try {
+    if (app.got_subcommand("transcribe")) return transcribe();
+    if (app.got_subcommand("bench")) return bench();
+  } catch (const hark::Error& e) {
+    std::fprintf(stderr, "hark: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hark: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+// PERF.md's standard workload, runnable for any named Whisper shape with weights drawn in-process:
+// one window = log-mel of 30 s of audio (3000 frames), one encoder pass, then greedy decoding of
+// `tokens` tokens after the prompt <|startoftranscript|><|en|><|transcribe|><|0.00|> with
+// <|endoftext|> suppressed, so every implementation does the same work.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint.h"
+#include "model/config.h"
+
+namespace hark::bench {
+
+// tiny, base, small, medium, large-v3, large-v3-turbo. Throws kInvalidArgument listing them.
+model::ModelConfig shape_config(const std::string& name);
+const std::vector<std::string>& shape_names();
+
+// A checkpoint of fp32 tensors of the right shapes with random values (deterministic per seed).
+model::Checkpoint random_checkpoint(const model::ModelConfig& cfg, uint64_t seed);
+
+struct WorkloadOptions {
+  int batch = 1;     // windows per run (processed one after another on the CPU)
+  int tokens = 128;  // tokens sampled per window
+  int runs = 3;      // timed runs (median reported)
+  int warmup = 1;    // untimed runs first
+};
+
+struct StageTimes {
+  double mel_ms = 0;
+  double encoder_ms = 0;
+  double decoder_ms = 0;  // all decoder steps of the window(s), prompt included
+  double total_ms = 0;
+};
+
+struct WorkloadReport {
+  StageTimes median;     // per run of `batch` windows: the median of each stage independently
+  double window_ms = 0;  // median total / batch
+  double rtfx = 0;       // 30 s * batch / median total
+  double per_token_ms = 0;
+  std::vector<StageTimes> runs;
+};
+
+WorkloadReport run_standard_workload(const model::Checkpoint& checkpoint,
+                                     const WorkloadOptions& options);
+
+}  // namespace hark::bench
