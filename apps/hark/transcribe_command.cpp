@@ -33,7 +33,11 @@ std::vector<float> read_input(const std::string& path) {
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(std::cin)),
                                std::istreambuf_iterator<char>());
     HARK_CHECK(!bytes.empty(), ErrorKind::kInvalidAudio, "stdin: no audio data");
-    return audio::decode_pcm16(bytes);
+    try {
+      return audio::decode_pcm16(bytes);
+    } catch (const Error& e) {
+      throw Error(e.kind(), std::string("stdin: ") + e.what());
+    }
   }
   return audio::decode_file(path);
 }
