@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct ModelConfig {
   std::string size_name() const;
   // Throws Error(kInvalidModel) naming the field when a value is out of range or inconsistent.
   void validate() const;
+  // As validate(), with messages prefixed by `source` ("config.json") and each field named as
+  // `field_name` maps the member's name ("n_mels" -> "num_mel_bins"); null keeps member names.
+  void validate(std::string_view source, std::string_view (*field_name)(std::string_view)) const;
 };
 
 // Special token ids and decoding defaults. All ids are absolute token ids.
