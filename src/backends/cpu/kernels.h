@@ -1,0 +1,58 @@
+// The CPU kernels behind hark::ops: fp32, row-major, raw pointers and sizes. The ops layer has
+// checked shapes, dtypes and devices before calling here, so kernels check nothing. Outputs are
+// fully overwritten; nothing is allocated for the caller. Threading uses OpenMP with the count set
+// by set_num_threads; GEMMs come from OpenBLAS (its OpenMP build runs single-threaded when called
+// inside one of our parallel regions, so the two never oversubscribe the cores).
+#pragma once
+
+#include <cstdint>
+
+namespace hark::backends::cpu {
+
+// y[M, N] = x[M, K] · w[N, K]^T (+ bias[N]); bias may be null.
+void linear(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n,
+            int64_t k);
+
+// Per row of x[M, D]: (x - mean) / sqrt(var + eps) * gamma + beta. y may alias x.
+void layer_norm(const float* x, const float* gamma, const float* beta, float eps, float* y,
+                int64_t m, int64_t d);
+
+// x[i] = x[i] * Phi(x[i]), the exact (erf) GELU.
+void gelu(float* x, int64_t n);
+
+// x[i] += y[i].
+void add(float* x, const float* y, int64_t n);
+
+// x[r, :] += row[:] for each of the M rows of x[M, D].
+void add_rows(float* x, const float* row, int64_t m, int64_t d);
+
+// Softmax over each row of x[M, N], in place. -inf entries get probability 0.
+void softmax(float* x, int64_t m, int64_t n);
+
+struct Conv1dDims {
+  int64_t c_in, t_in, c_out, kernel;
+  int stride, pad;
+  int64_t t_out;  // (t_in + 2*pad - kernel) / stride + 1
+};
+// y[C_out, T_out] = conv1d(x[C_in, T_in], w[C_out, C_in, K]) + b[C_out], zero padded.
+void conv1d(const float* x, const float* w, const float* b, const Conv1dDims& d, float* y);
+
+// y[C, R] = x[R, C]^T.
+void transpose(const float* x, float* y, int64_t r, int64_t c);
+
+struct AttentionDims {
+  int64_t tq, tk, n_head, head_dim;
+  int64_t causal_offset;  // < 0: no mask; else query i sees keys j <= i + causal_offset
+  // Row strides (in floats) of q, k, v and out; heads sit side by side within a row, so the
+  // strides are at least n_head * head_dim (larger when q/k/v are column slices of a fused QKV).
+  int64_t ldq, ldk, ldv, ldo;
+};
+// out = softmax(q·k^T / sqrt(head_dim), masked) · v per head; weights [H, Tq, Tk] or null.
+void attention(const float* q, const float* k, const float* v, const AttentionDims& d, float* out,
+               float* weights);
+
+// Threads for our parallel loops and for OpenBLAS (n <= 0: all cores).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace hark::backends::cpu

@@ -1,0 +1,30 @@
+#include "backends/cpu/kernels.h"
+#include "ops/check.h"
+#include "ops/ops.h"
+
+namespace hark::ops {
+
+void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y) {
+  detail::OpCheck c("layer_norm");
+  c.tensor("x", x, -1).tensor("gamma", gamma, 1).tensor("beta", beta, 1).tensor("y", y, x.ndim());
+  const int64_t d = x.dim(-1);
+  c.require(gamma.dim(0) == d && beta.dim(0) == d, "gamma {} and beta {} should be [{}] for x {}",
+            shape_str(gamma.shape()), shape_str(beta.shape()), d, shape_str(x.shape()));
+  c.require(y.shape() == x.shape(), "y {} should have the shape of x {}", shape_str(y.shape()),
+            shape_str(x.shape()));
+  c.require(eps >= 0.0f, "eps {} is negative", eps);
+  c.same_or_disjoint("y", y, "x", x);
+  c.disjoint("y", y, "gamma", gamma);
+  c.disjoint("y", y, "beta", beta);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::layer_norm(x.data<float>(), gamma.data<float>(), beta.data<float>(), eps,
+                                y.data<float>(), detail::leading_rows(x), d);
+      return;
+    case Device::kCuda: break;
+  }
+  c.unsupported_device();
+}
+
+}  // namespace hark::ops

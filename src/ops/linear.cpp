@@ -1,0 +1,36 @@
+#include "backends/cpu/kernels.h"
+#include "ops/check.h"
+#include "ops/ops.h"
+
+namespace hark::ops {
+
+void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+  detail::OpCheck c("linear");
+  c.tensor("x", x, -2).tensor("w", w, 2).tensor("y", y, x.ndim());
+  if (bias) c.tensor("bias", *bias, 1);
+  const int64_t k = x.dim(-1), n = w.dim(0), m = detail::leading_rows(x);
+  c.require(w.dim(1) == k, "x {} and w {} disagree on K", shape_str(x.shape()),
+            shape_str(w.shape()));
+  if (bias)
+    c.require(bias->dim(0) == n, "bias {} does not match w {}", shape_str(bias->shape()),
+              shape_str(w.shape()));
+  Shape want = x.shape();
+  want.back() = n;
+  c.require(y.shape() == want, "y {} should be {} for x {} and w {}", shape_str(y.shape()),
+            shape_str(want), shape_str(x.shape()), shape_str(w.shape()));
+  c.disjoint("y", y, "x", x);
+  c.disjoint("y", y, "w", w);
+  if (bias) c.disjoint("y", y, "bias", *bias);
+  c.blas_sizes({m, n, k});
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::linear(x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
+                            y.data<float>(), m, n, k);
+      return;
+    case Device::kCuda: break;
+  }
+  c.unsupported_device();
+}
+
+}  // namespace hark::ops

@@ -1,0 +1,85 @@
+#include "ops/op_harness.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace hark::ops_test {
+
+const std::vector<BackendCase>& backends() {
+  static const std::vector<BackendCase> cases = {
+      {"cpu_f32", Backend::kCpu, DType::kF32, 1e-5},
+  };
+  return cases;
+}
+
+Tensor upload(const BackendCase& bc, const std::vector<float>& host, Shape shape) {
+  Tensor t = Tensor::zeros(bc.dtype, std::move(shape));
+  if (size_t(t.numel()) != host.size())
+    throw_error(ErrorKind::kInternal, "upload: {} values for shape {}", host.size(),
+                shape_str(t.shape()));
+  switch (bc.backend) {
+    case Backend::kCpu: std::memcpy(t.data<float>(), host.data(), t.nbytes()); break;
+  }
+  return t;
+}
+
+Tensor poisoned(const BackendCase& bc, Shape shape) {
+  const int64_t n = Tensor::zeros(DType::kF32, shape).numel();
+  return upload(bc, std::vector<float>(size_t(n), std::numeric_limits<float>::quiet_NaN()),
+                std::move(shape));
+}
+
+std::vector<float> download(const Tensor& t) {
+  std::vector<float> host(size_t(t.numel()));
+  std::memcpy(host.data(), t.data<float>(), host.size() * sizeof(float));
+  return host;
+}
+
+::testing::AssertionResult close_to(const std::vector<float>& got, const std::vector<double>& ref,
+                                    double tol) {
+  if (got.size() != ref.size())
+    return ::testing::AssertionFailure() << got.size() << " values, expected " << ref.size();
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(got[i]) && !std::isnan(ref[i]))
+      return ::testing::AssertionFailure()
+             << "element " << i << " is NaN (not written?), ref " << ref[i];
+    const double d = double(got[i]) - ref[i];
+    diff += d * d;
+    norm += ref[i] * ref[i];
+  }
+  const double err = norm > 0.0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+  if (err <= tol) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "||got - ref|| / ||ref|| = " << err << " > " << tol
+                                       << " over " << got.size() << " values";
+}
+
+void OpTest::SetUp() {
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("HARK_TEST_SEED"); s && *s) seed = std::strtoull(s, nullptr, 10);
+  seed_ = seed;
+  RecordProperty("seed", std::to_string(seed));
+  rng_.seed(seed);
+}
+
+void OpTest::TearDown() {
+  if (HasFailure())
+    ADD_FAILURE() << "inputs drawn with seed " << seed_ << ": replay with HARK_TEST_SEED=" << seed_;
+}
+
+std::vector<float> OpTest::uniform(size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng_);
+  return v;
+}
+
+ThreadCountGuard::ThreadCountGuard() : saved_(ops::num_threads()) {}
+ThreadCountGuard::~ThreadCountGuard() { ops::set_num_threads(saved_); }
+
+}  // namespace hark::ops_test

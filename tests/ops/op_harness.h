@@ -1,0 +1,87 @@
+// The harness every op test is written against, once, whatever the backend: inputs are drawn on
+// the host, uploaded to the backend under test, the op runs there, and the result is downloaded
+// and compared with a double-precision reference computed by naive loops in the test itself.
+// Each backend/dtype pair is a BackendCase with its own tolerance; a test suite declared with
+// HARK_OP_TEST_SUITE runs on every case in backends(). Adding the CUDA backend means adding its
+// cases there and teaching upload/download about device memory.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace hark::ops_test {
+
+enum class Backend { kCpu };
+
+struct BackendCase {
+  std::string name;  // the test name suffix, e.g. "cpu_f32"
+  Backend backend;
+  DType dtype;
+  double tolerance;  // bound on ||got - ref|| / ||ref||
+};
+
+// Every backend/dtype this build can test.
+const std::vector<BackendCase>& backends();
+
+Tensor upload(const BackendCase& bc, const std::vector<float>& host, Shape shape);
+// An output tensor whose every element is NaN, so an element the op forgot to write shows up.
+Tensor poisoned(const BackendCase& bc, Shape shape);
+std::vector<float> download(const Tensor& t);
+
+// Passes when no element of got is NaN where ref is not, and ||got - ref|| / ||ref|| <= tol
+// (an absolute bound when ref is all zeros).
+::testing::AssertionResult close_to(const std::vector<float>& got, const std::vector<double>& ref,
+                                    double tol);
+
+class OpTest : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  // Inputs are fresh each run; the seed is logged (and read from HARK_TEST_SEED if set) so that
+  // a failure can be replayed.
+  void SetUp() override;
+  void TearDown() override;
+
+  const BackendCase& bc() const { return GetParam(); }
+  std::vector<float> uniform(size_t n, float lo = -1.0f, float hi = 1.0f);
+  Tensor input(const std::vector<float>& host, Shape shape) { return upload(bc(), host, shape); }
+  Tensor output(Shape shape) { return poisoned(bc(), std::move(shape)); }
+  ::testing::AssertionResult close(const Tensor& got, const std::vector<double>& ref) {
+    return close_to(download(got), ref, bc().tolerance);
+  }
+
+  std::mt19937_64 rng_;
+  uint64_t seed_ = 0;
+};
+
+// Restores the backend thread count when a test that changes it ends.
+class ThreadCountGuard {
+ public:
+  ThreadCountGuard();
+  ~ThreadCountGuard();
+
+ private:
+  int saved_;
+};
+
+}  // namespace hark::ops_test
+
+#define HARK_OP_TEST_SUITE(Fixture)                                                              \
+  INSTANTIATE_TEST_SUITE_P(Backends, Fixture, ::testing::ValuesIn(::hark::ops_test::backends()), \
+                           [](const auto& info) { return info.param.name; })
+
+// Expects `stmt` to throw hark::Error of `kind` whose message contains `needle`.
+#define HARK_EXPECT_OP_ERROR(stmt, expected_kind, needle)                           \
+  do {                                                                              \
+    try {                                                                           \
+      stmt;                                                                         \
+      ADD_FAILURE() << #stmt " did not throw";                                      \
+    } catch (const ::hark::Error& e) {                                              \
+      EXPECT_EQ(e.kind(), expected_kind) << e.what();                               \
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what(); \
+    }                                                                               \
+  } while (0)
