@@ -128,11 +128,12 @@ class FileSource final : public ByteSource {
       throw_error(ErrorKind::kIo, "{}: cannot open ({})", path, std::strerror(err));
     }
     struct stat st {};
-    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool known = ::fstat(fd_, &st) == 0;
+    if (known && S_ISDIR(st.st_mode)) {
       ::close(fd_);
       throw_error(ErrorKind::kInvalidAudio, "{}: is a directory, not an audio file", path);
     }
-    regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    regular_ = known && S_ISREG(st.st_mode);
     size_ = regular_ ? int64_t(st.st_size) : -1;
   }
   ~FileSource() override { ::close(fd_); }
