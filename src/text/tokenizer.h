@@ -4,6 +4,7 @@
 // startoflm, startofprev, nospeech, notimestamps, then 1501 timestamps <|0.00|> ... <|30.00|>).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "text/bpe.h"
 
 namespace hark::text {
 
@@ -33,6 +35,10 @@ class Tokenizer {
                              const std::vector<std::string>& ggml_vocab, int n_vocab);
 
   int n_vocab() const { return n_vocab_; }
+  // Where the vocabulary came from ("path/multilingual.tiktoken", "ggml vocabulary", ...).
+  const std::string& source() const { return source_; }
+  // True when pairs merge in merges.txt order (HF files), false for tiktoken's rank order.
+  bool uses_merge_list() const { return !merges_.empty(); }
   int base_vocab_size() const { return int(tokens_.size()); }
   const model::GenerationConfig& specials() const { return specials_; }
 
@@ -53,15 +59,37 @@ class Tokenizer {
   bool is_special(int id) const { return id >= int(tokens_.size()); }
 
   // Applies a generation_config.json's overrides (suppress lists, alignment heads, ...) on top of
-  // the layout derived from n_vocab; ids in it must agree with the vocabulary.
-  void set_generation_config(const model::GenerationConfig& g) { specials_ = g; }
+  // the layout derived from n_vocab; ids in it must agree with the vocabulary. Special ids left
+  // at -1 (and an empty language list) take the layout's values. Throws kInvalidModel naming the
+  // first id that disagrees.
+  void set_generation_config(const model::GenerationConfig& g);
 
  private:
-  std::vector<std::string> tokens_;             // rank -> bytes
-  std::unordered_map<std::string, int> ranks_;  // bytes -> rank
+  std::vector<std::string> tokens_;  // rank -> bytes
+  text::bpe::RankMap ranks_;         // bytes -> rank
+  std::array<int, 256> byte_ids_{};  // byte -> its single-byte token
+  text::bpe::MergeMap merges_;       // HF merge order; empty: tiktoken rank order
+  bool ignore_merges_ = false;       // HF's BPE ignore_merges: a piece in the vocabulary is a token
+  model::GenerationConfig layout_;   // the ids defaults_for_vocab(n_vocab) gives
   model::GenerationConfig specials_;
   int n_vocab_ = 0;
+  std::string source_;
+
+  // Checks the base vocabulary against the layout of n_vocab and fills everything but merges_.
+  static Tokenizer from_base_tokens(std::vector<std::string> tokens, int n_vocab,
+                                    const std::string& source);
+  // Installs HF merges (pairs in GPT-2's mapped alphabet, highest priority first); lines gives
+  // each merge's line in source for error messages (empty: number them).
+  void set_merges(const std::vector<std::array<std::string, 2>>& merges,
+                  const std::vector<int>& lines, const std::string& source);
+  // The name of special token id (base_vocab_size() <= id < n_vocab) in the layout of n_vocab,
+  // as OpenAI's tokenizer writes it; the no-speech token is "<|nocaptions|>" for 51864/51865
+  // and "<|nospeech|>" for 51866, as the HF files name it.
+  std::string special_name(int id) const;
+  // Checks HF special tokens (added_tokens, or "<|...|>" entries of a vocab) against the layout.
+  void check_special(const std::string& content, int id, const std::string& where) const;
   std::vector<int> bpe(std::string_view piece) const;
+  void encode_piece(std::string_view piece, std::vector<int>& out) const;
 };
 
 }  // namespace hark::text
