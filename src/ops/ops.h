@@ -1,7 +1,11 @@
 // The ops the Whisper model is built from. Each is declared once here with its contract; the
 // definition checks shapes and dtypes once and dispatches to the backend of the tensors' device
 // (src/backends/<device>/). All tensors are contiguous, row-major, fp32 on the CPU for now.
-// Outputs are written into caller-provided tensors of the right shape (no allocation inside).
+// Outputs are written into caller-provided tensors of the right shape (no allocation inside), and
+// must not overlap the inputs unless the op says so.
+// Errors: a shape, dtype or overlap mismatch between the arguments is a caller bug and throws
+// hark::Error kInternal naming the op and the shapes; arguments that agree but have no kernel in
+// this build (a dtype other than F32, a CUDA tensor) throw kUnsupported.
 #pragma once
 
 #include <cstdint>
@@ -11,22 +15,24 @@
 namespace hark::ops {
 
 // y[M, N] = x[M, K] · w[N, K]^T (+ bias[N])   -- PyTorch Linear layout. bias may be null.
+// x may have more leading dimensions ([B, T, K] -> y [B, T, N]); they are flattened into M.
 void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
 
 // y[M, N] = x[M, K] · w[N, K]^T for the rows of x, i.e. logits against a tied embedding.
 // Same as linear without bias; kept separate so backends may choose a different GEMM path.
 inline void matmul_nt(const Tensor& x, const Tensor& w, Tensor& y) { linear(x, w, nullptr, y); }
 
-// y = LayerNorm(x) over the last dimension with gamma/beta [D]; x, y [M, D]; y may alias x.
+// y = LayerNorm(x) over the last dimension with gamma/beta [D]; x, y [M, D] (or [..., D]);
+// y may be x itself. Statistics are computed in double (matches a double reference to ~1e-7).
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);
 
-// x = gelu(x), exact (erf) form, in place.
+// x = gelu(x) = x * Phi(x), exact (erf) form, in place; any shape.
 void gelu_(Tensor& x);
 
-// x += y, elementwise, same shape.
+// x += y, elementwise, same shape; y may be x itself.
 void add_(Tensor& x, const Tensor& y);
 
-// x[r, :] += row[:] for every row r of x [M, D]; row [D]. (Positional embeddings.)
+// x[r, :] += row[:] for every row r of x [M, D] (or [..., D]); row [D] or [1, D].
 void add_rows_(Tensor& x, const Tensor& row_block);
 
 // 1-D convolution over time, zero padding `pad` on both sides:
@@ -41,14 +47,17 @@ void transpose(const Tensor& x, Tensor& y);
 //   q [Tq, H*Dh], k [Tk, H*Dh], v [Tk, H*Dh] -> out [Tq, H*Dh], scale 1/sqrt(Dh).
 // causal_offset < 0: no mask. causal_offset >= 0: query i may attend keys j <= i + causal_offset
 // (decoding with a KV cache of causal_offset earlier positions).
-// If weights is non-null it receives the softmaxed attention [H, Tq, Tk] (word timing).
+// If weights is non-null it receives the softmaxed attention [H, Tq, Tk] (word timing), with 0
+// for masked keys; every row sums to 1. Tk >= 1.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, int64_t causal_offset,
                Tensor& out, Tensor* weights = nullptr);
 
-// In-place softmax over the last dimension of x [M, N].
+// In-place softmax over the last dimension of x [M, N] (or [..., N]). -inf entries get
+// probability 0 (a row of only -inf gives NaN).
 void softmax_(Tensor& x);
 
-// Sets the number of threads the CPU backend uses (0: all cores).
+// Sets the number of threads the CPU backend uses, for its own loops and for OpenBLAS (0: all
+// cores). Process-wide. The default is OpenMP's (OMP_NUM_THREADS, else all cores).
 void set_num_threads(int n);
 int num_threads();
 
