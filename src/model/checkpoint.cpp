@@ -116,8 +116,11 @@ void check_shape(const std::string& name, const Tensor& t, const Dims& dims, con
   throw_error(ErrorKind::kInvalidModel, "{}, expected {}", head, shape_str(want));
 }
 
-void check_tensors(const Checkpoint& ck, const Naming& n) {
-  for (const auto& [name, dims] : ExpectedBuilder(ck.config).build()) {
+// Checks every tensor the config implies and drops the others (the tied proj_out, extras).
+void check_tensors(Checkpoint& ck, const Naming& n) {
+  const std::map<std::string, Dims> expected = ExpectedBuilder(ck.config).build();
+  std::erase_if(ck.tensors, [&](const auto& kv) { return !expected.count(kv.first); });
+  for (const auto& [name, dims] : expected) {
     const auto it = ck.tensors.find(name);
     if (it == ck.tensors.end())
       throw_error(ErrorKind::kInvalidModel, "{}: tensor {} is missing", n.file_of(name),

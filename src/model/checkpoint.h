@@ -5,6 +5,7 @@
 //   weights, [out, in, k] for convolutions, [n] for every bias).
 // A ggml file's OpenAI names and reversed dims are translated on load, so the model code sees one
 // layout. Every tensor the config implies is checked for presence and shape; an error names it.
+// Tensors it does not imply (a stored tied proj_out.weight, extras) are dropped.
 #pragma once
 
 #include <map>

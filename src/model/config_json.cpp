@@ -269,11 +269,8 @@ std::vector<std::pair<int, int>> parse_alignment_heads(const json& j, const Mode
   return heads;
 }
 
-}  // namespace
-
-GenerationConfig parse_generation_config(const std::string& json_text, const ModelConfig& cfg,
-                                         const std::string& source) {
-  const json j = parse_object(json_text, source);
+GenerationConfig generation_from_json(const json& j, const ModelConfig& cfg,
+                                      const std::string& source) {
   GenerationConfig g;
   try {
     g = GenerationConfig::defaults_for_vocab(cfg.n_vocab);
@@ -310,6 +307,25 @@ GenerationConfig parse_generation_config(const std::string& json_text, const Mod
   }
   g.alignment_heads = parse_alignment_heads(j, cfg, source);
   return g;
+}
+
+}  // namespace
+
+GenerationConfig parse_generation_config(const std::string& json_text, const ModelConfig& cfg,
+                                         const std::string& source) {
+  const json j = parse_object(json_text, source);
+  try {
+    return generation_from_json(j, cfg, source);
+  } catch (const Error& e) {
+    // transformers writes such a file from config.json, whose WhisperConfig defaults are the
+    // English-only ids whatever the vocabulary; say so, as the ids alone look arbitrary.
+    const auto derived = j.find("_from_model_config");
+    if (derived == j.end() || *derived != true || e.kind() != ErrorKind::kInvalidModel) throw;
+    throw Error(e.kind(), std::string(e.what()) +
+                              " (the file was derived from config.json (_from_model_config), "
+                              "whose token ids may be WhisperConfig's English-only defaults: set "
+                              "them for this vocabulary in both files)");
+  }
 }
 
 GenerationConfig read_generation_config(const std::string& path, const ModelConfig& cfg) {

@@ -15,19 +15,30 @@ constexpr int32_t kMaxNameBytes = 1024;
 constexpr int32_t kMaxDims = 4;
 constexpr int32_t kMelFftBins = 201;
 
-// A bounds-checked little-endian cursor over the mapped file.
+// A bounds-checked little-endian cursor over the mapped file. Messages say what was being read:
+// a static label ("length") plus the record it belongs to, formatted only on error.
 class Reader {
  public:
   explicit Reader(const MappedFile& f) : f_(f) {}
 
   size_t remaining() const { return f_.size() - pos_; }
   size_t pos() const { return pos_; }
+  const std::string& path() const { return f_.path(); }
+
+  // The record being read: "<kind> <index>" ("vocabulary token 7", "tensor at offset 1234"),
+  // or "tensor <name>" once the name is known.
+  void set_record(const char* kind, size_t index) {
+    kind_ = kind;
+    index_ = index;
+    name_ = {};
+  }
+  void set_record_name(std::string_view name) { name_ = name; }
 
   const uint8_t* bytes(size_t n, std::string_view what) {
     if (n > remaining())
       throw_error(ErrorKind::kInvalidModel,
-                  "{}: file is truncated while reading {} (needs {} bytes at offset {}, {} left)",
-                  f_.path(), what, n, pos_, remaining());
+                  "{}: file is truncated while reading {}{} (needs {} bytes at offset {}, {} left)",
+                  f_.path(), what, record(), n, pos_, remaining());
     const uint8_t* p = f_.data() + pos_;
     pos_ += n;
     return p;
@@ -41,15 +52,23 @@ class Reader {
   int32_t i32_in(std::string_view what, int32_t lo, int32_t hi) {
     const int32_t v = i32(what);
     if (v < lo || v > hi)
-      throw_error(ErrorKind::kInvalidModel, "{}: {} is {}, expected {} to {} (offset {})",
-                  f_.path(), what, v, lo, hi, pos_ - 4);
+      throw_error(ErrorKind::kInvalidModel, "{}: {}{} is {}, expected {} to {} (offset {})",
+                  f_.path(), what, record(), v, lo, hi, pos_ - 4);
     return v;
   }
-  const std::string& path() const { return f_.path(); }
 
  private:
+  std::string record() const {
+    if (!name_.empty()) return fmt::format(" of tensor {}", name_);
+    if (kind_) return fmt::format(" of {} {}", kind_, index_);
+    return {};
+  }
+
   const MappedFile& f_;
   size_t pos_ = 0;
+  const char* kind_ = nullptr;
+  size_t index_ = 0;
+  std::string_view name_;
 };
 
 struct GgmlType {
@@ -114,10 +133,11 @@ ModelConfig read_hparams(Reader& r, int& ftype) {
   c.n_text_layer = r.i32("hparams n_text_layer");
   c.n_mels = r.i32("hparams n_mels");
   ftype = r.i32_in("hparams ftype", 0, INT32_MAX) % 1000;
-  c.n_audio_ffn = 4 * c.n_audio_state;  // overflow-free: validate() bounds the state below
-  c.n_text_ffn = 4 * c.n_text_state;
-  if (c.n_audio_state < 0 || c.n_audio_state > (1 << 20)) c.n_audio_ffn = 0;
-  if (c.n_text_state < 0 || c.n_text_state > (1 << 20)) c.n_text_ffn = 0;
+  // No ffn field: every released model has 4 * d. A state out of range is left to validate(),
+  // which checks it before the ffn sizes.
+  const auto ffn = [](int32_t d) { return d > 0 && d <= (1 << 20) ? 4 * d : 0; };
+  c.n_audio_ffn = ffn(c.n_audio_state);
+  c.n_text_ffn = ffn(c.n_text_state);
   c.validate(r.path(), nullptr);
   return c;
 }
@@ -138,30 +158,29 @@ std::vector<std::string> read_vocab(Reader& r, const ModelConfig& c) {
   std::vector<std::string> vocab;
   vocab.reserve(size_t(count));
   for (int32_t i = 0; i < count; ++i) {
-    const std::string what = fmt::format("length of vocabulary token {}", i);
-    const int32_t len = r.i32_in(what, 0, kMaxTokenBytes);
-    const uint8_t* p = r.bytes(size_t(len), fmt::format("vocabulary token {}", i));
+    r.set_record("vocabulary token", size_t(i));
+    const int32_t len = r.i32_in("length", 0, kMaxTokenBytes);
+    const uint8_t* p = r.bytes(size_t(len), "bytes");
     vocab.emplace_back(reinterpret_cast<const char*>(p), size_t(len));
   }
+  r.set_record(nullptr, 0);
   return vocab;
 }
 
 // Reads one tensor record; returns its canonical name and tensor.
 std::pair<std::string, Tensor> read_tensor(Reader& r, const std::shared_ptr<MappedFile>& f,
                                            std::string& file_name) {
-  const size_t start = r.pos();
-  const int32_t n_dims =
-      r.i32_in(fmt::format("n_dims of the tensor at offset {}", start), 1, kMaxDims);
-  const int32_t name_len =
-      r.i32_in(fmt::format("name length of the tensor at offset {}", start), 1, kMaxNameBytes);
-  const int32_t type_id = r.i32(fmt::format("type of the tensor at offset {}", start));
+  r.set_record("the tensor at offset", r.pos());
+  const int32_t n_dims = r.i32_in("n_dims", 1, kMaxDims);
+  const int32_t name_len = r.i32_in("name length", 1, kMaxNameBytes);
+  const int32_t type_id = r.i32("type");
   int32_t dims[kMaxDims];
-  for (int32_t i = 0; i < n_dims; ++i)
-    dims[i] =
-        r.i32_in(fmt::format("dimension {} of the tensor at offset {}", i, start), 1, INT32_MAX);
-  const uint8_t* np =
-      r.bytes(size_t(name_len), fmt::format("name of the tensor at offset {}", start));
+  static constexpr const char* kDimLabels[kMaxDims] = {"dimension 0", "dimension 1", "dimension 2",
+                                                       "dimension 3"};
+  for (int32_t i = 0; i < n_dims; ++i) dims[i] = r.i32_in(kDimLabels[i], 1, INT32_MAX);
+  const uint8_t* np = r.bytes(size_t(name_len), "name");
   file_name.assign(reinterpret_cast<const char*>(np), size_t(name_len));
+  r.set_record_name(file_name);
 
   const GgmlType* type = find_type(type_id);
   if (!type)
@@ -185,7 +204,7 @@ std::pair<std::string, Tensor> read_tensor(Reader& r, const std::shared_ptr<Mapp
                   r.path(), file_name);
     shape.push_back(dims[i]);
   }
-  const uint8_t* data = r.bytes(bytes, fmt::format("data of tensor {}", file_name));
+  const uint8_t* data = r.bytes(bytes, "data");
   std::string canonical = ggml_to_canonical_name(file_name);
   // whisper.cpp stores the conv biases as [n, 1] to broadcast over time; PyTorch has [n].
   if (canonical.ends_with(".bias") && shape.size() == 2 && shape[1] == 1) shape.pop_back();

@@ -231,3 +231,19 @@ TEST(GenerationConfigJson, EnglishOnlyLayout) {
 
 }  // namespace
 }  // namespace hark::model
+
+namespace hark::model {
+namespace {
+
+// transformers 5 writes this for a WhisperConfig left at its defaults: English-only ids.
+TEST(GenerationConfigJson, DerivedFromModelConfigDefaultsSaysWhy) {
+  const char* kDerived = R"({"_from_model_config": true, "begin_suppress_tokens": [220, 50256],
+      "bos_token_id": 50256, "decoder_start_token_id": 50257, "eos_token_id": 50256,
+      "pad_token_id": 50256, "transformers_version": "5.17.0", "use_cache": true})";
+  testing::expect_error([&] { parse_generation_config(kDerived, tiny(), "g.json"); },
+                        ErrorKind::kInvalidModel,
+                        {"g.json", "decoder_start_token_id=50257", "_from_model_config"});
+}
+
+}  // namespace
+}  // namespace hark::model
