@@ -11,9 +11,16 @@
 namespace hark::ops_test {
 
 const std::vector<BackendCase>& backends() {
-  static const std::vector<BackendCase> cases = {
-      {"cpu_f32", Backend::kCpu, DType::kF32, 1e-5},
-  };
+  using backends::cpu::Isa;
+  static const std::vector<BackendCase> cases = [] {
+    std::vector<BackendCase> all;
+    for (const auto& [isa, name] : {std::pair{Isa::kAvx512, "cpu_avx512_f32"},
+                                    {Isa::kAvx2, "cpu_avx2_f32"},
+                                    {Isa::kBaseline, "cpu_baseline_f32"}})
+      if (isa <= backends::cpu::best_isa())
+        all.push_back({name, Backend::kCpu, DType::kF32, 1e-5, isa});
+    return all;
+  }();
   return cases;
 }
 
@@ -62,6 +69,7 @@ std::vector<float> download(const Tensor& t) {
 }
 
 void OpTest::SetUp() {
+  if (bc().backend == Backend::kCpu) backends::cpu::set_isa(bc().cpu_isa);
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("HARK_TEST_SEED"); s && *s) seed = std::strtoull(s, nullptr, 10);
   seed_ = seed;
@@ -70,6 +78,7 @@ void OpTest::SetUp() {
 }
 
 void OpTest::TearDown() {
+  backends::cpu::set_isa(backends::cpu::best_isa());
   if (HasFailure())
     ADD_FAILURE() << "inputs drawn with seed " << seed_ << ": replay with HARK_TEST_SEED=" << seed_;
 }

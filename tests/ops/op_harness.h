@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/kernels.h"
 #include "core/tensor.h"
 
 namespace hark::ops_test {
@@ -20,13 +21,14 @@ namespace hark::ops_test {
 enum class Backend { kCpu };
 
 struct BackendCase {
-  std::string name;  // the test name suffix, e.g. "cpu_f32"
+  std::string name;  // the test name suffix, e.g. "cpu_avx2_f32"
   Backend backend;
   DType dtype;
-  double tolerance;  // bound on ||got - ref|| / ||ref||
+  double tolerance;                                            // bound on ||got - ref|| / ||ref||
+  backends::cpu::Isa cpu_isa = backends::cpu::Isa::kBaseline;  // kCpu: the vector ISA level
 };
 
-// Every backend/dtype this build can test.
+// Every backend/dtype this build can test on this machine (every CPU ISA level up to the best).
 const std::vector<BackendCase>& backends();
 
 Tensor upload(const BackendCase& bc, const std::vector<float>& host, Shape shape);

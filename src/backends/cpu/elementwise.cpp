@@ -12,24 +12,29 @@ namespace {
 
 constexpr int64_t kMinPerThread = int64_t(1) << 15;
 
-HARK_CPU_CLONES void gelu_span(float* x, int64_t n) {
-  using simd::VecF;
+template <int L>
+HARK_INLINE void gelu_span_body(float* x, int64_t n) {
+  using V = Vec<L>;
   int64_t i = 0;
-  for (; i + simd::kLanes <= n; i += simd::kLanes) {
-    const VecF v = simd::load(x + i);
-    simd::store(x + i, v * simd::normal_cdf(v));
+  for (; i + L <= n; i += L) {
+    const typename V::F v = V::load(x + i);
+    V::store(x + i, v * V::normal_cdf(v));
   }
   if (i < n) {
-    const VecF v = simd::load_partial(x + i, n - i, 0.0f);
-    simd::store_partial(x + i, v * simd::normal_cdf(v), n - i);
+    const typename V::F v = V::load_partial(x + i, n - i, 0.0f);
+    V::store_partial(x + i, v * V::normal_cdf(v), n - i);
   }
 }
 
 // x and y may be the same array (x += x), never partially overlapping.
-HARK_CPU_CLONES void add_span(float* x, const float* y, int64_t n) {
+template <int L>
+HARK_INLINE void add_span_body(float* x, const float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
+
+HARK_CPU_DISPATCH(gelu_span, (float* x, int64_t n), (x, n))
+HARK_CPU_DISPATCH(add_span, (float* x, const float* y, int64_t n), (x, y, n))
 
 // Calls fn(begin, end) on contiguous chunks covering [0, n), in parallel when n is large.
 template <typename Fn>

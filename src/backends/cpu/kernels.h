@@ -51,6 +51,14 @@ struct AttentionDims {
 void attention(const float* q, const float* k, const float* v, const AttentionDims& d, float* out,
                float* weights);
 
+// The x86 vector ISA our own loops are compiled for (GEMMs are OpenBLAS's own business).
+// Every level is built in; the best the CPU supports is used unless HARK_CPU_ISA (baseline, avx2,
+// avx512) or set_isa asks for a lower one. set_isa clamps to what the CPU supports and returns
+// the level now in use; tests use it to check every level against the same references.
+enum class Isa { kBaseline, kAvx2, kAvx512 };
+Isa best_isa();
+Isa set_isa(Isa isa);
+
 // Threads for our parallel loops and for OpenBLAS (n <= 0: all cores).
 void set_num_threads(int n);
 int num_threads();

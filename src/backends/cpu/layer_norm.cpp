@@ -12,8 +12,9 @@ namespace hark::backends::cpu {
 
 namespace {
 
-HARK_CPU_CLONES void layer_norm_row(const float* x, const float* gamma, const float* beta,
-                                    float eps, float* y, int64_t d) {
+template <int L>
+HARK_INLINE void layer_norm_row_body(const float* x, const float* gamma, const float* beta,
+                                     float eps, float* y, int64_t d) {
   double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < d; ++i) sum += double(x[i]);
@@ -28,6 +29,11 @@ HARK_CPU_CLONES void layer_norm_row(const float* x, const float* gamma, const fl
 #pragma omp simd
   for (int64_t i = 0; i < d; ++i) y[i] = float((double(x[i]) - mean) * rstd) * gamma[i] + beta[i];
 }
+
+HARK_CPU_DISPATCH(layer_norm_row,
+                  (const float* x, const float* gamma, const float* beta, float eps, float* y,
+                   int64_t d),
+                  (x, gamma, beta, eps, y, d))
 
 }  // namespace
 

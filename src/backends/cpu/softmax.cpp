@@ -7,31 +7,34 @@
 
 namespace hark::backends::cpu {
 
-HARK_CPU_CLONES void softmax_row(float* x, int64_t n) {
-  using simd::VecF;
-  float mx = x[0];
-#pragma omp simd reduction(max : mx)
-  for (int64_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
-  const VecF shift = simd::splat(mx);
-  VecF acc = simd::splat(0.0f);
+template <int L>
+HARK_INLINE void softmax_row_body(float* x, int64_t n) {
+  using V = Vec<L>;
+  using F = typename V::F;
+  constexpr float kMinusInf = -__builtin_inff();
+  F top = V::splat(kMinusInf);
   int64_t i = 0;
-  for (; i + simd::kLanes <= n; i += simd::kLanes) {
-    const VecF e = simd::exp(simd::load(x + i) - shift);
-    simd::store(x + i, e);
+  for (; i + L <= n; i += L) top = V::max(top, V::load(x + i));
+  if (i < n) top = V::max(top, V::load_partial(x + i, n - i, kMinusInf));
+  const F shift = V::splat(V::max_lane(top));
+  F acc = V::splat(0.0f);
+  for (i = 0; i + L <= n; i += L) {
+    const F e = V::exp(V::load(x + i) - shift);
+    V::store(x + i, e);
     acc += e;
   }
   if (i < n) {
     // Lanes past the end load -inf and so add exp(-inf) = 0 to the sum.
-    const VecF e = simd::exp(simd::load_partial(x + i, n - i, -__builtin_inff()) - shift);
-    simd::store_partial(x + i, e, n - i);
+    const F e = V::exp(V::load_partial(x + i, n - i, kMinusInf) - shift);
+    V::store_partial(x + i, e, n - i);
     acc += e;
   }
-  float sum = 0.0f;
-  for (int l = 0; l < simd::kLanes; ++l) sum += acc[l];
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / V::sum(acc);
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) x[j] *= inv;
 }
+
+HARK_CPU_DISPATCH(softmax_row, (float* x, int64_t n), (x, n))
 
 void softmax(float* x, int64_t m, int64_t n) {
   if (n == 0) return;
