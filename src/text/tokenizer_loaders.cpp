@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "text/tokenizer.h"
+#include "text/tokenizer_hf_json.h"
 #include "text/tokenizer_util.h"
 
 namespace hark::text {
@@ -113,19 +114,15 @@ struct HfVocab {
   std::vector<std::pair<std::string, int>> specials;
 };
 
-HfVocab split_hf_vocab(const json& vocab, const std::set<std::string>& added, int base_size,
+HfVocab split_hf_vocab(std::vector<std::pair<std::string, int>> vocab,
+                       const std::set<std::string>& added, int base_size,
                        const std::string& source) {
-  HARK_CHECK(vocab.is_object(), ErrorKind::kInvalidModel,
-             "{}: the vocabulary is not a JSON object of token -> id", source);
   HfVocab out;
   std::vector<std::pair<int, std::string>> entries;
   entries.reserve(vocab.size());
-  for (const auto& [key, value] : vocab.items()) {
-    HARK_CHECK(value.is_number_integer(), ErrorKind::kInvalidModel,
-               "{}: token '{}' has id {}, not an integer", source, key, value.dump());
-    const int id = value.get<int>();
+  for (auto& [key, id] : vocab) {
     if (added.count(key) || (id >= base_size && detail::looks_special(key))) {
-      out.specials.emplace_back(key, id);
+      out.specials.emplace_back(std::move(key), id);
       continue;
     }
     auto bytes = bpe::unmap_bytes(key);
@@ -139,20 +136,13 @@ HfVocab split_hf_vocab(const json& vocab, const std::set<std::string>& added, in
 }
 
 // A merge "a b" (merges.txt, old tokenizer.json) or ["a", "b"] (tokenizer.json since 0.20).
-std::array<std::string, 2> parse_merge(const json& m, const std::string& where) {
-  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-    return {m[0].get<std::string>(), m[1].get<std::string>()};
+std::optional<std::array<std::string, 2>> split_merge(std::string_view s) {
+  const size_t sp = s.find(' ');
+  if (sp == std::string_view::npos || sp == 0 || sp + 1 >= s.size() ||
+      s.find(' ', sp + 1) != std::string_view::npos) {
+    return std::nullopt;
   }
-  if (m.is_string()) {
-    const std::string s = m.get<std::string>();
-    const size_t sp = s.find(' ');
-    if (sp != std::string::npos && sp > 0 && sp + 1 < s.size() &&
-        s.find(' ', sp + 1) == std::string::npos) {
-      return {s.substr(0, sp), s.substr(sp + 1)};
-    }
-  }
-  throw_error(ErrorKind::kInvalidModel, "{}: expected a merge \"a b\" or [\"a\", \"b\"], got {}",
-              where, m.dump());
+  return std::array<std::string, 2>{std::string(s.substr(0, sp)), std::string(s.substr(sp + 1))};
 }
 
 }  // namespace
@@ -208,70 +198,52 @@ void Tokenizer::set_merges(const std::vector<std::array<std::string, 2>>& merges
   merges_.reserve(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {
     const auto& [a, b] = merges[i];
-    const std::string where = lines.empty() ? fmt::format("{}: merge {}", source, i)
-                                            : fmt::format("{}:{}", source, lines[i]);
+    auto where = [&] {
+      return lines.empty() ? fmt::format("{}: merge {}", source, i)
+                           : fmt::format("{}:{}", source, lines[i]);
+    };
     const auto left = bpe::unmap_bytes(a);
     const auto right = bpe::unmap_bytes(b);
     HARK_CHECK(left && right, ErrorKind::kInvalidModel,
-               "{}: merge '{} {}' has characters outside GPT-2's byte alphabet", where, a, b);
+               "{}: merge '{} {}' has characters outside GPT-2's byte alphabet", where(), a, b);
     const auto l = ranks_.find(*left);
     const auto r = ranks_.find(*right);
     HARK_CHECK(l != ranks_.end() && r != ranks_.end(), ErrorKind::kInvalidModel,
-               "{}: merge '{} {}' names a token that is not in the vocabulary", where, a, b);
+               "{}: merge '{} {}' names a token that is not in the vocabulary", where(), a, b);
     const auto m = ranks_.find(*left + *right);
     HARK_CHECK(m != ranks_.end(), ErrorKind::kInvalidModel,
-               "{}: merge '{} {}' makes '{}{}', which is not in the vocabulary", where, a, b, a, b);
+               "{}: merge '{} {}' makes '{}{}', which is not in the vocabulary", where(), a, b, a,
+               b);
     // A repeated pair takes its last line, as HF's loaders (a map filled in order) do.
     merges_.insert_or_assign(bpe::pair_key(l->second, r->second), bpe::Merge{int(i), m->second});
   }
 }
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::string& path, int n_vocab) {
-  const json j = parse_json(path);
   const int base_size = layout_base_size(n_vocab, path);
-  try {
-    HARK_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(),
-               ErrorKind::kInvalidModel, "{}: no \"model\" object; not an HF tokenizer.json", path);
-    const json& model = j["model"];
-    const std::string type = model.value("type", std::string("BPE"));
-    HARK_CHECK(type == "BPE", ErrorKind::kInvalidModel, "{}: model type is {}, expected BPE", path,
-               type);
-    std::vector<std::pair<std::string, int>> added;
-    std::set<std::string> added_names;
-    if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
-      for (const json& a : j.at("added_tokens")) {
-        added.emplace_back(a.at("content").get<std::string>(), a.at("id").get<int>());
-        added_names.insert(added.back().first);
-      }
-    }
-    HARK_CHECK(model.contains("vocab"), ErrorKind::kInvalidModel, "{}: model has no vocab", path);
-    HfVocab vocab = split_hf_vocab(model["vocab"], added_names, base_size, path);
-    std::vector<std::array<std::string, 2>> merges;
-    if (model.contains("merges")) {
-      const json& list = model["merges"];
-      HARK_CHECK(list.is_array(), ErrorKind::kInvalidModel, "{}: model.merges is not a list", path);
-      merges.reserve(list.size());
-      for (size_t i = 0; i < list.size(); ++i) {
-        merges.push_back(parse_merge(list[i], fmt::format("{}: merge {}", path, i)));
-      }
-    }
-    Tokenizer t = from_base_tokens(std::move(vocab.base), n_vocab, path);
-    t.set_merges(merges, {}, path);
-    t.ignore_merges_ = model.value("ignore_merges", false);
-    for (const auto& [content, id] : vocab.specials) t.check_special(content, id, path + ": vocab");
-    for (const auto& [content, id] : added) t.check_special(content, id, path + ": added_tokens");
-    return t;
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::kInvalidModel, "{}: unexpected structure: {}", path, e.what());
-  }
+  detail::HfJson j = detail::read_hf_json(path, read_file(path), false);
+  HARK_CHECK(j.has_model, ErrorKind::kInvalidModel,
+             "{}: no \"model\" object; not an HF tokenizer.json", path);
+  HARK_CHECK(j.model_type.empty() || j.model_type == "BPE", ErrorKind::kInvalidModel,
+             "{}: model type is {}, expected BPE", path, j.model_type);
+  HARK_CHECK(j.has_vocab, ErrorKind::kInvalidModel, "{}: model has no vocab", path);
+  std::set<std::string> added_names;
+  for (const auto& a : j.added) added_names.insert(a.first);
+  HfVocab vocab = split_hf_vocab(std::move(j.vocab), added_names, base_size, path);
+  Tokenizer t = from_base_tokens(std::move(vocab.base), n_vocab, path);
+  t.set_merges(j.merges, {}, path);
+  t.ignore_merges_ = j.ignore_merges;
+  for (const auto& [content, id] : vocab.specials) t.check_special(content, id, path + ": vocab");
+  for (const auto& [content, id] : j.added) t.check_special(content, id, path + ": added_tokens");
+  return t;
 }
 
 Tokenizer Tokenizer::from_vocab_merges(const std::string& dir, int n_vocab) {
   const fs::path d(dir);
   const std::string vocab_path = (d / "vocab.json").string();
   const std::string merges_path = (d / "merges.txt").string();
-  const json vocab_json = parse_json(vocab_path);
   const int base_size = layout_base_size(n_vocab, vocab_path);
+  detail::HfJson vocab_json = detail::read_hf_json(vocab_path, read_file(vocab_path), true);
 
   // Added tokens: added_tokens.json (content -> id), and tokenizer_config.json's
   // added_tokens_decoder (id -> {content}) written by newer transformers.
@@ -280,7 +252,8 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& dir, int n_vocab) {
   try {
     if (fs::exists(d / "added_tokens.json")) {
       const std::string p = (d / "added_tokens.json").string();
-      for (const auto& [content, id] : parse_json(p).items()) {
+      const json tokens = parse_json(p);
+      for (const auto& [content, id] : tokens.items()) {
         added.emplace_back(content, id.get<int>());
         added_where.push_back(p);
       }
@@ -303,7 +276,7 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& dir, int n_vocab) {
   }
   std::set<std::string> added_names;
   for (const auto& a : added) added_names.insert(a.first);
-  HfVocab vocab = split_hf_vocab(vocab_json, added_names, base_size, vocab_path);
+  HfVocab vocab = split_hf_vocab(std::move(vocab_json.vocab), added_names, base_size, vocab_path);
 
   const std::string merges_text = read_file(merges_path);
   std::vector<std::array<std::string, 2>> merges;
@@ -313,7 +286,10 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& dir, int n_vocab) {
   for (int number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || (number == 1 && line.rfind("#version", 0) == 0)) continue;
-    merges.push_back(parse_merge(json(line), fmt::format("{}:{}", merges_path, number)));
+    auto merge = split_merge(line);
+    HARK_CHECK(merge.has_value(), ErrorKind::kInvalidModel, "{}:{}: expected 'a b', got '{}'",
+               merges_path, number, line);
+    merges.push_back(std::move(*merge));
     lines.push_back(number);
   }
   Tokenizer t = from_base_tokens(std::move(vocab.base), n_vocab, vocab_path);
