@@ -11,7 +11,7 @@ void check_attention(detail::OpCheck& c, const Tensor& q, const Tensor& k, const
   c.tensor("q", q, 2).tensor("k", k, 2).tensor("v", v, 2).tensor("out", out, 2);
   if (weights) c.tensor("weights", *weights, 3);
   const int64_t d = q.dim(1), tq = q.dim(0), tk = k.dim(0);
-  c.require(n_head >= 1 && d % n_head == 0, "q {} does not split into {} heads",
+  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "q {} does not split into {} heads",
             shape_str(q.shape()), n_head);
   c.require(k.dim(1) == d && v.shape() == k.shape(), "q {}, k {} and v {} disagree on H*Dh or Tk",
             shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));

@@ -49,6 +49,16 @@ TEST_P(LinearTest, FlattensLeadingDimensions) {
   EXPECT_TRUE(close(y, linear_ref(x, w, &b, 6, 6, 10)));
 }
 
+TEST_P(LinearTest, EmptyBatchAndEmptyK) {
+  const auto w = uniform(4 * 3), b = uniform(4);
+  const Tensor tb = input(b, {4});
+  Tensor y0 = output({0, 4});
+  ops::linear(input({}, {0, 3}), input(w, {4, 3}), &tb, y0);
+  Tensor y = output({2, 4});
+  ops::linear(input({}, {2, 0}), input({}, {4, 0}), &tb, y);
+  EXPECT_TRUE(close(y, {b[0], b[1], b[2], b[3], b[0], b[1], b[2], b[3]}));
+}
+
 TEST_P(LinearTest, MatmulNtIsLinearWithoutBias) {
   const auto x = uniform(5 * 24), w = uniform(51 * 24);
   Tensor y = output({5, 51});

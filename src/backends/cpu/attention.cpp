@@ -8,6 +8,7 @@
 // so the encoder's Tq = Tk = 1500 never needs H*1500*1500 floats; when the caller asks for the
 // weights, the scores are computed in place in that output instead. Smaller blocks make the
 // GEMMs too thin (Dh = 64 is already a short K): 64-row blocks ran 20% slower than 160.
+// Without weights the scores go to a per-thread scratch buffer kept between calls (<= 1 MiB).
 // Causal masking also trims work: keys past the last one any query of the block may see are
 // skipped by both GEMMs.
 #include <cblas.h>

@@ -5,8 +5,8 @@
 // level at run time rather than load time (GCC's target_clones) also lets the tests run every
 // level (and target_clones' "arch=" clones match CPU models, not features).
 //
-// The transcendental functions are written on GCC/Clang vector types of 16 floats rather than
-// left to the auto-vectoriser: with scalar code GCC sinks the polynomial into the branches of the
+// The transcendental functions are written on GCC/Clang vector types rather than left to the
+// auto-vectoriser: with scalar code GCC sinks the polynomial into the branches of the
 // range clamp and then refuses to if-convert it back (the maths "could trap"), so the loop stays
 // scalar. Each level uses vectors of exactly one of its registers (wider generic vectors are
 // split by GCC into register pieces badly enough to be slower than scalar code).
