@@ -18,6 +18,7 @@
 
 namespace hark::text {
 
+// Immutable once loaded: the const members may be called from many threads at once.
 class Tokenizer {
  public:
   // Loaders. n_vocab is the model's vocabulary size; the special tokens fill the ids from the base
@@ -28,9 +29,10 @@ class Tokenizer {
   static Tokenizer from_vocab_merges(const std::string& dir, int n_vocab);
   // A ggml file's embedded base vocabulary (token bytes in rank order).
   static Tokenizer from_token_bytes(std::vector<std::string> tokens, int n_vocab);
-  // Picks the right loader for a model path: an explicit tokenizer file wins; else tokenizer.json,
-  // vocab.json+merges.txt in the model directory, else the ggml vocabulary. Throws kNotFound
-  // listing what was looked for.
+  // Picks the right loader for a model path (a directory, or a file whose directory is searched):
+  // an explicit tokenizer_path wins (*.tiktoken, vocab.json or merges.txt, other *.json as
+  // tokenizer.json, or a directory); else tokenizer.json, then vocab.json+merges.txt in the model
+  // directory, else ggml_vocab when non-empty. Throws kNotFound listing what was looked for.
   static Tokenizer for_model(const std::string& model_path, const std::string& tokenizer_path,
                              const std::vector<std::string>& ggml_vocab, int n_vocab);
 
@@ -46,6 +48,7 @@ class Tokenizer {
   // GPT-2's pre-tokenizer regex.
   std::vector<int> encode(std::string_view text) const;
   // The bytes of one token: a base token's bytes, or "<|...|>" for a special/timestamp token.
+  // token_text and the decoders throw kInvalidArgument for ids outside 0..n_vocab-1.
   std::string token_text(int id) const;
   // Concatenates the bytes of the base tokens (specials and timestamps skipped), repairing
   // nothing: invalid UTF-8 at the edges stays as bytes (callers join segments first).
