@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -339,29 +338,6 @@ TEST(TokenizerTest, NonSpeechTokensMatchOpenAI) {
       22305, 22935, 27007, 30109, 30420, 33409, 34949, 40283, 40493, 40549, 47282, 49146};
   EXPECT_EQ(multilingual().non_speech_tokens(), multilingual_expected);
   EXPECT_EQ(english().non_speech_tokens(), english_expected);
-}
-
-TEST(TokenizerTest, LoadsAndEncodesFast) {
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  const Tokenizer t =
-      Tokenizer::from_tiktoken(hark::testing::asset("multilingual.tiktoken"), 51865);
-  const auto t1 = Clock::now();
-  std::string text;
-  while (text.size() < 400)
-    text += "And so, my fellow Americans: ask not what your country can do. ";
-  size_t n = 0;
-  for (int i = 0; i < 100; ++i) n += t.encode(text).size();
-  const auto t2 = Clock::now();
-  const double load_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-  const double encode_us = std::chrono::duration<double, std::micro>(t2 - t1).count() / 100;
-  std::printf("load %.1f ms, encode %zu chars -> %zu tokens in %.1f us\n", load_ms, text.size(),
-              n / 100, encode_us);
-  RecordProperty("load_ms", std::to_string(load_ms));
-  RecordProperty("encode_us", std::to_string(encode_us));
-  // Loose bounds: sanitizer Debug builds run several times slower than Release.
-  EXPECT_LT(load_ms, 2000);
-  EXPECT_LT(encode_us, 20000);
 }
 
 }  // namespace
