@@ -38,7 +38,7 @@ import whisper_tokens as wt  # noqa: E402
 FIXTURES = [
     {"name": "tiny-v3-random", "family": "v3", "n_mels": 128, "d_model": 64, "heads": 4,
      "enc_layers": 2, "dec_layers": 2, "ffn": 256, "seed": 3003, "tokenizer": "tokenizer.json",
-     "ggml_f32": True},
+     "ggml_f32": False},
     {"name": "tiny-v2-random", "family": "v2", "n_mels": 80, "d_model": 48, "heads": 3,
      "enc_layers": 3, "dec_layers": 2, "ffn": 192, "seed": 2002, "tokenizer": "vocab+merges",
      "sharded_copy": "tiny-v2-random-sharded"},
@@ -51,7 +51,7 @@ WEIGHT_STD = 0.25  # N(0, 0.25): standard deviation 0.25 (weights, biases, embed
 LN_STD = 0.1  # layer norms: weight 1 + N(0, 0.1), bias N(0, 0.1)
 HF_MAX_NEW_TOKENS = 220
 OPENAI_SAMPLE_LEN = N_TEXT_CTX // 2  # 224
-TF_POSITIONS = 24
+TF_POSITIONS = 10
 GENERATE_TIMEOUT_S = 150  # per generate()/greedy call
 INFO_CALL_TIMEOUT_S = 30  # the informational seek-loop call
 REQUIRED_ASSETS = ["multilingual.tiktoken", "gpt2.tiktoken", "mel_filters.npz", "jfk.wav", "languages.tsv"]
@@ -1072,7 +1072,6 @@ def make_reference(run, fx, fam, model, gc, assets, out_dir):
     filters = logmel.load_mel_filters(os.path.join(assets, "mel_filters.npz"), fx["n_mels"])
     mel_oa64 = logmel.log_mel_openai(audio, filters)
     mel_oa = logmel.first_window(mel_oa64)
-    tensors["mel_openai"] = mel_oa.astype(np.float32)
     ref["mel_openai"] = {"shape": list(mel_oa.shape), "padded_total_frames": int(mel_oa64.shape[1]),
                          "how": "float64 numpy: audio + 480000 zeros, reflect-centred STFT (n_fft 400, hop 160, periodic Hann), "
                                 "power, last frame dropped, mel_filters.npz, log10(max(x,1e-10)), max(x, max-8) over the whole "
