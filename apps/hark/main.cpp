@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print and succeed; every usage error exits with 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (verbose) spdlog::set_level(spdlog::level::info);
   try {

@@ -127,7 +127,7 @@ TEST_P(ReferenceTest, DetectsTheSameLanguage) {
   const auto probs = dec.detect_language(st);
   const auto best = std::max_element(probs.begin(), probs.end(),
                                      [](auto& a, auto& b) { return a.second < b.second; });
-  EXPECT_EQ(best->first, ref_->json.at("detected_language").get<std::string>());
+  EXPECT_EQ(best->first, ref_->json.at("language").at("detected").get<std::string>());
   const std::vector<float> ref_probs(ref_->get("language_probs").data<float>(),
                                      ref_->get("language_probs").data<float>() + probs.size());
   for (size_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(probs[i].second, ref_probs[i], 1e-4);
