@@ -3,7 +3,6 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
-find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
@@ -17,8 +16,12 @@ add_library(hark_openblas INTERFACE)
 target_include_directories(hark_openblas INTERFACE ${OPENBLAS_INCLUDE_DIR})
 target_link_libraries(hark_openblas INTERFACE ${OPENBLAS_LIBRARY})
 
-pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
-pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
+# Audio and apps only; -DHARK_ENGINE_ONLY=ON builds core/ops/backends/model without them.
+if(NOT HARK_ENGINE_ONLY)
+  find_package(CLI11 REQUIRED)
+  pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
+  pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
+endif()
 
 if(HARK_CUDA)
   include(CheckLanguage)

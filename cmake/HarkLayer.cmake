@@ -22,6 +22,31 @@ function(hark_test name dir)
   add_executable(${name} ${srcs})
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARGN} hark_test_support GTest::gtest GTest::gtest_main GTest::gmock)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "HARK_SHARED_DEFAULT=${HARK_SHARED_DIR};HARK_SOURCE_DIR=${CMAKE_SOURCE_DIR};HARK_BINARY=$<TARGET_FILE:hark>")
+  set(env "HARK_SHARED_DEFAULT=${HARK_SHARED_DIR};HARK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  if(NOT HARK_ENGINE_ONLY)
+    list(APPEND env "HARK_BINARY=$<TARGET_FILE:hark>")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "${env}")
+endfunction()
+
+# hark_cuda_library(NAME DIR [DEPS ...]): the CUDA layer, *.cu and *.cpp of src/DIR. Host code
+# gets the project's warning flags; nvcc gets them through -Xcompiler (it rejects most of them).
+# .cu files are C++17 (CMake 3.25 knows no C++20 flag for nvcc); host .cpp files are C++20.
+function(hark_cuda_library name dir)
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${dir}/*.cu
+       ${CMAKE_SOURCE_DIR}/src/${dir}/*.cpp)
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARGN})
+  get_property(host_opts DIRECTORY PROPERTY COMPILE_OPTIONS)
+  set(cuda_opts -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter)
+  if(HARK_WERROR)
+    list(APPEND cuda_opts -Xcompiler=-Werror --Werror=all-warnings)
+  endif()
+  if(CMAKE_BUILD_TYPE STREQUAL "Release")
+    list(APPEND cuda_opts -O3)
+  endif()
+  set_target_properties(${name} PROPERTIES
+    CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON CUDA_RUNTIME_LIBRARY Shared
+    COMPILE_OPTIONS "$<$<COMPILE_LANGUAGE:CXX>:${host_opts}>;$<$<COMPILE_LANGUAGE:CUDA>:${cuda_opts}>")
 endfunction()

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/device_memory.h"
 #include "core/error.h"
 #include "core/half.h"
 
@@ -65,6 +66,54 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
+namespace {
+
+std::string_view device_name(Device d) { return d == Device::kCpu ? "CPU" : "CUDA"; }
+
+DeviceMemory& memory_of(Device d) {
+  DeviceMemory* m = device_memory(d);
+  if (!m)
+    throw_error(ErrorKind::kUnsupported, "no {} backend in this build or no {} device present",
+                device_name(d), device_name(d));
+  return *m;
+}
+
+}  // namespace
+
+Tensor Tensor::empty_on(Device device, DType dtype, Shape shape) {
+  if (device == Device::kCpu) return zeros(dtype, std::move(shape));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.shape_ = std::move(shape);
+  for (int64_t d : t.shape_)
+    HARK_CHECK(d >= 0, ErrorKind::kInternal, "negative dimension in {}", shape_str(t.shape_));
+  const size_t bytes = t.nbytes();
+  DeviceMemory& m = memory_of(device);
+  void* p = m.allocate(bytes);
+  t.data_ = p;
+  t.holder_ = std::shared_ptr<const void>(
+      p, [&m, bytes](const void* q) { m.deallocate(const_cast<void*>(q), bytes); });
+  return t;
+}
+
+Tensor Tensor::zeros_on(Device device, DType dtype, Shape shape) {
+  if (device == Device::kCpu) return zeros(dtype, std::move(shape));
+  Tensor t = empty_on(device, dtype, std::move(shape));
+  if (t.nbytes()) memory_of(device).zero(t.data_, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == device_) return *this;
+  Tensor out = empty_on(device, dtype_, shape_);
+  if (nbytes()) {
+    const Device backend = device == Device::kCpu ? device_ : device;
+    memory_of(backend).copy(out.data_, device, data_, device_, nbytes());
+  }
+  return out;
+}
+
 Tensor Tensor::view(DType dtype, Shape shape, const void* data,
                     std::shared_ptr<const void> keepalive) {
   Tensor t;
@@ -94,6 +143,9 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
 }
 
 Tensor Tensor::to_f32() const {
+  HARK_CHECK(device_ == Device::kCpu, ErrorKind::kUnsupported,
+             "to_f32: tensor {} is on {}; copy it to the CPU first", shape_str(shape_),
+             device_name(device_));
   Tensor out = zeros(DType::kF32, shape_);
   const int64_t n = numel();
   float* dst = out.data<float>();
@@ -114,7 +166,32 @@ Tensor Tensor::to_f32() const {
   return out;
 }
 
+Tensor Tensor::to_dtype(DType dtype) const {
+  const auto is_float = [](DType t) {
+    return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
+  };
+  HARK_CHECK(is_float(dtype_) && is_float(dtype), ErrorKind::kUnsupported,
+             "to_dtype: no conversion from {} to {}", dtype_name(dtype_), dtype_name(dtype));
+  const Tensor src = to_f32();
+  if (dtype == DType::kF32) return src;
+  Tensor out = zeros(dtype, shape_);
+  const float* s = src.data<float>();
+  auto* d = out.data<uint16_t>();
+  const int64_t n = numel();
+  if (dtype == DType::kF16) {
+    for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(s[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = float_to_bf16(s[i]);
+  }
+  return out;
+}
+
 Tensor Tensor::clone() const {
+  if (device_ != Device::kCpu) {
+    Tensor out = empty_on(device_, dtype_, shape_);
+    if (nbytes()) memory_of(device_).copy(out.data_, device_, data_, device_, nbytes());
+    return out;
+  }
   Tensor out = zeros(dtype_, shape_);
   if (nbytes()) std::memcpy(out.data_, data_, nbytes());
   return out;

@@ -27,6 +27,12 @@ class Tensor {
 
   // A new zero-filled CPU tensor that owns its (64-byte aligned) buffer.
   static Tensor zeros(DType dtype, Shape shape);
+  // A new zero-filled tensor on `device` (kCpu: the same as zeros). Device memory comes from the
+  // backend registered in core/device_memory.h; without one this throws kUnsupported.
+  static Tensor zeros_on(Device device, DType dtype, Shape shape);
+  // Like zeros_on, but device memory is left uninitialised (for outputs an op writes entirely).
+  // CPU tensors are still zero-filled.
+  static Tensor empty_on(Device device, DType dtype, Shape shape);
   // A non-owning view of `data`; `keepalive` (may be null) is held for as long as the view lives.
   static Tensor view(DType dtype, Shape shape, const void* data,
                      std::shared_ptr<const void> keepalive = nullptr);
@@ -54,10 +60,17 @@ class Tensor {
   Tensor reshape(Shape shape) const;
   // Rows [begin, end) of the outermost dimension, as a view sharing this buffer.
   Tensor slice_rows(int64_t begin, int64_t end) const;
-  // An owned fp32 copy (f16/bf16/f32 sources); f32 sources are copied too.
+  // An owned fp32 copy (f16/bf16/f32 sources); f32 sources are copied too. CPU tensors only
+  // (kUnsupported otherwise: call to(Device::kCpu) first).
   Tensor to_f32() const;
-  // An owned deep copy.
+  // An owned CPU copy converted to `dtype`; both dtypes among F32/F16/BF16 (round to nearest
+  // even). CPU tensors only.
+  Tensor to_dtype(DType dtype) const;
+  // An owned deep copy on the same device.
   Tensor clone() const;
+  // This tensor on `device`: *this (sharing the buffer) when it is there already, else an owned
+  // copy. Blocks until a copy to the host is complete.
+  Tensor to(Device device) const;
 
  private:
   DType dtype_ = DType::kF32;

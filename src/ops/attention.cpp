@@ -1,4 +1,7 @@
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -46,7 +49,18 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, in
                                out.data<float>(), weights ? weights->data<float>() : nullptr);
       return;
     }
-    case Device::kCuda: break;
+    case Device::kCuda: {
+#ifdef HARK_HAVE_CUDA
+      const int64_t d = q.dim(1);
+      const backends::cuda::AttentionDims dims{
+          q.dim(0), k.dim(0), n_head, d / n_head, causal_offset, d, d, d, d};
+      backends::cuda::attention(c.dtype(), q.raw(), k.raw(), v.raw(), dims, out.data<void>(),
+                                weights ? weights->data<void>() : nullptr);
+      return;
+#else
+      break;
+#endif
+    }
   }
   c.unsupported_device();
 }

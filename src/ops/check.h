@@ -38,6 +38,7 @@ class OpCheck {
   void blas_sizes(std::initializer_list<int64_t> sizes) const;
 
   Device device() const { return device_; }
+  DType dtype() const { return dtype_; }
   // Throws kUnsupported unless the arguments' dtype is `dtype` (the one the kernel handles).
   void kernel_dtype(DType dtype) const;
   [[noreturn]] void unsupported_device() const;

@@ -1,4 +1,7 @@
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -29,7 +32,14 @@ void conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int p
       backends::cpu::conv1d(x.data<float>(), w.data<float>(), b.data<float>(),
                             {c_in, t_in, c_out, kernel, stride, pad, t_out}, y.data<float>());
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::conv1d(c.dtype(), x.raw(), w.raw(), b.raw(),
+                             {c_in, t_in, c_out, kernel, stride, pad, t_out}, y.data<void>());
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }

@@ -1,5 +1,8 @@
 // gelu_, add_, add_rows_ and softmax_: the in-place ops.
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -13,7 +16,13 @@ void gelu_(Tensor& x) {
       c.kernel_dtype(DType::kF32);
       backends::cpu::gelu(x.data<float>(), x.numel());
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::gelu(c.dtype(), x.data<void>(), x.numel());
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }
@@ -29,7 +38,13 @@ void add_(Tensor& x, const Tensor& y) {
       c.kernel_dtype(DType::kF32);
       backends::cpu::add(x.data<float>(), y.data<float>(), x.numel());
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::add(c.dtype(), x.data<void>(), y.raw(), x.numel());
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }
@@ -46,7 +61,14 @@ void add_rows_(Tensor& x, const Tensor& row_block) {
       c.kernel_dtype(DType::kF32);
       backends::cpu::add_rows(x.data<float>(), row_block.data<float>(), detail::leading_rows(x), d);
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::add_rows(c.dtype(), x.data<void>(), row_block.raw(), detail::leading_rows(x),
+                               d);
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }
@@ -59,7 +81,13 @@ void softmax_(Tensor& x) {
       c.kernel_dtype(DType::kF32);
       backends::cpu::softmax(x.data<float>(), detail::leading_rows(x), x.dim(-1));
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::softmax(c.dtype(), x.data<void>(), detail::leading_rows(x), x.dim(-1));
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }

@@ -1,4 +1,7 @@
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -22,7 +25,14 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float 
       backends::cpu::layer_norm(x.data<float>(), gamma.data<float>(), beta.data<float>(), eps,
                                 y.data<float>(), detail::leading_rows(x), d);
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::layer_norm(c.dtype(), x.raw(), gamma.raw(), beta.raw(), eps, y.data<void>(),
+                                 detail::leading_rows(x), d);
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }

@@ -1,4 +1,7 @@
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -28,7 +31,14 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
       backends::cpu::linear(x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
                             y.data<float>(), m, n, k);
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::linear(c.dtype(), x.raw(), w.raw(), bias ? bias->raw() : nullptr,
+                             y.data<void>(), m, n, k);
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }

@@ -1,11 +1,14 @@
 // The ops the Whisper model is built from. Each is declared once here with its contract; the
 // definition checks shapes and dtypes once and dispatches to the backend of the tensors' device
-// (src/backends/<device>/). All tensors are contiguous, row-major, fp32 on the CPU for now.
+// (src/backends/<device>/). All tensors are contiguous, row-major, all arguments of one op on one
+// device and of one dtype: F32 on the CPU; F32, F16 or BF16 on CUDA (fp32 accumulation, results
+// rounded to the dtype; CUDA calls are asynchronous, Tensor::to(kCpu) waits for them).
 // Outputs are written into caller-provided tensors of the right shape (no allocation inside), and
 // must not overlap the inputs unless the op says so.
 // Errors: a shape, dtype or overlap mismatch between the arguments is a caller bug and throws
 // hark::Error kInternal naming the op and the shapes; arguments that agree but have no kernel in
-// this build (a dtype other than F32, a CUDA tensor) throw kUnsupported.
+// this build (a dtype without a kernel on that device, a CUDA tensor in a build without CUDA)
+// throw kUnsupported.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,7 @@
 #include "backends/cpu/kernels.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/kernels.h"
+#endif
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -15,7 +18,13 @@ void transpose(const Tensor& x, Tensor& y) {
       c.kernel_dtype(DType::kF32);
       backends::cpu::transpose(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1));
       return;
-    case Device::kCuda: break;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::transpose(c.dtype(), x.raw(), y.data<void>(), x.dim(0), x.dim(1));
+      return;
+#else
+      break;
+#endif
   }
   c.unsupported_device();
 }

@@ -28,6 +28,7 @@ TEST_P(ElementwiseTest, GeluMatchesErfForm) {
 }
 
 TEST_P(ElementwiseTest, GeluTails) {
+  if (bc().dtype != DType::kF32) GTEST_SKIP() << "the tails are fp32 values";
   const std::vector<float> x{-30.0f, -12.0f, -5.0f, -1e-20f, 0.0f, 1e-20f, 5.0f, 12.0f, 1e30f};
   Tensor t = input(x, {int64_t(x.size())});
   ops::gelu_(t);

@@ -37,6 +37,7 @@ TEST_P(LayerNormTest, MatchesReference) {
     SCOPED_TRACE(testing::Message() << "m=" << s.m << " d=" << s.d << " offset=" << s.offset);
     auto x = uniform(size_t(s.m * s.d), -2.0f, 2.0f);
     for (float& v : x) v += s.offset;
+    representable(x);
     const auto g = uniform(size_t(s.d), 0.5f, 1.5f), b = uniform(size_t(s.d));
     Tensor y = output({s.m, s.d});
     ops::layer_norm(input(x, {s.m, s.d}), input(g, {s.d}), input(b, {s.d}), 1e-5f, y);

@@ -6,7 +6,11 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "ops/ops.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
 
 namespace hark::ops_test {
 
@@ -19,20 +23,26 @@ const std::vector<BackendCase>& backends() {
                                     {Isa::kBaseline, "cpu_baseline_f32"}})
       if (isa <= backends::cpu::best_isa())
         all.push_back({name, Backend::kCpu, DType::kF32, 1e-5, isa});
+#ifdef HARK_HAVE_CUDA
+    all.push_back({"cuda_f32", Backend::kCuda, DType::kF32, 1e-5});
+    all.push_back({"cuda_f16", Backend::kCuda, DType::kF16, 1e-2});
+    all.push_back({"cuda_bf16", Backend::kCuda, DType::kBF16, 1e-2});
+#endif
     return all;
   }();
   return cases;
 }
 
 Tensor upload(const BackendCase& bc, const std::vector<float>& host, Shape shape) {
-  Tensor t = Tensor::zeros(bc.dtype, std::move(shape));
+  Tensor t = Tensor::zeros(DType::kF32, std::move(shape));
   if (size_t(t.numel()) != host.size())
     throw_error(ErrorKind::kInternal, "upload: {} values for shape {}", host.size(),
                 shape_str(t.shape()));
+  if (!host.empty()) std::memcpy(t.data<float>(), host.data(), t.nbytes());
+  if (bc.dtype != DType::kF32) t = t.to_dtype(bc.dtype);
   switch (bc.backend) {
-    case Backend::kCpu:
-      if (!host.empty()) std::memcpy(t.data<float>(), host.data(), t.nbytes());
-      break;
+    case Backend::kCpu: return t;
+    case Backend::kCuda: return t.to(Device::kCuda);
   }
   return t;
 }
@@ -44,9 +54,22 @@ Tensor poisoned(const BackendCase& bc, Shape shape) {
 }
 
 std::vector<float> download(const Tensor& t) {
-  std::vector<float> host(size_t(t.numel()));
-  if (!host.empty()) std::memcpy(host.data(), t.data<float>(), host.size() * sizeof(float));
+  const Tensor f = t.to(Device::kCpu).to_f32();
+  std::vector<float> host(size_t(f.numel()));
+  if (!host.empty()) std::memcpy(host.data(), f.data<float>(), host.size() * sizeof(float));
   return host;
+}
+
+void round_to(DType dtype, std::vector<float>& values) {
+  switch (dtype) {
+    case DType::kF16:
+      for (float& v : values) v = half_to_float(float_to_half(v));
+      break;
+    case DType::kBF16:
+      for (float& v : values) v = bf16_to_float(float_to_bf16(v));
+      break;
+    default: break;
+  }
 }
 
 ::testing::AssertionResult close_to(const std::vector<float>& got, const std::vector<double>& ref,
@@ -70,6 +93,13 @@ std::vector<float> download(const Tensor& t) {
 
 void OpTest::SetUp() {
   if (bc().backend == Backend::kCpu) backends::cpu::set_isa(bc().cpu_isa);
+  if (bc().backend == Backend::kCuda) {
+#ifdef HARK_HAVE_CUDA
+    if (!backends::cuda::available()) GTEST_SKIP() << "no CUDA device";
+#else
+    GTEST_SKIP() << "built without CUDA";
+#endif
+  }
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("HARK_TEST_SEED"); s && *s) seed = std::strtoull(s, nullptr, 10);
   seed_ = seed;
@@ -87,6 +117,7 @@ std::vector<float> OpTest::uniform(size_t n, float lo, float hi) {
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng_);
+  representable(v);
   return v;
 }
 

@@ -2,8 +2,10 @@
 // the host, uploaded to the backend under test, the op runs there, and the result is downloaded
 // and compared with a double-precision reference computed by naive loops in the test itself.
 // Each backend/dtype pair is a BackendCase with its own tolerance; a test suite declared with
-// HARK_OP_TEST_SUITE runs on every case in backends(). Adding the CUDA backend means adding its
-// cases there and teaching upload/download about device memory.
+// HARK_OP_TEST_SUITE runs on every case in backends(). CUDA cases (F32, F16, BF16) exist in builds
+// with the CUDA backend and skip themselves when no device is present. For F16/BF16 cases the
+// drawn inputs are rounded to the dtype before the test sees them, so the double reference uses
+// exactly the values the kernel gets and the tolerance covers only the kernel's own rounding.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,7 +20,7 @@
 
 namespace hark::ops_test {
 
-enum class Backend { kCpu };
+enum class Backend { kCpu, kCuda };
 
 struct BackendCase {
   std::string name;  // the test name suffix, e.g. "cpu_avx2_f32"
@@ -31,10 +33,14 @@ struct BackendCase {
 // Every backend/dtype this build can test on this machine (every CPU ISA level up to the best).
 const std::vector<BackendCase>& backends();
 
+// A tensor of bc's dtype on bc's device holding `host` (rounded to the dtype).
 Tensor upload(const BackendCase& bc, const std::vector<float>& host, Shape shape);
 // An output tensor whose every element is NaN, so an element the op forgot to write shows up.
 Tensor poisoned(const BackendCase& bc, Shape shape);
+// Any float tensor on any device, as host fp32 values.
 std::vector<float> download(const Tensor& t);
+// Rounds every value to the nearest one representable in `dtype` (F32: unchanged).
+void round_to(DType dtype, std::vector<float>& values);
 
 // Passes when no element of got is NaN where ref is not, and ||got - ref|| / ||ref|| <= tol
 // (an absolute bound when ref is all zeros).
@@ -49,7 +55,10 @@ class OpTest : public ::testing::TestWithParam<BackendCase> {
   void TearDown() override;
 
   const BackendCase& bc() const { return GetParam(); }
+  // Values uniform in [lo, hi], rounded to the case's dtype.
   std::vector<float> uniform(size_t n, float lo = -1.0f, float hi = 1.0f);
+  // Rounds values computed by a test to the case's dtype.
+  void representable(std::vector<float>& values) const { round_to(bc().dtype, values); }
   Tensor input(const std::vector<float>& host, Shape shape) { return upload(bc(), host, shape); }
   Tensor output(Shape shape) { return poisoned(bc(), std::move(shape)); }
   ::testing::AssertionResult close(const Tensor& got, const std::vector<double>& ref) {

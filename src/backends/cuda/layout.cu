@@ -1,0 +1,67 @@
+// Layout kernels: 2-D transpose through 32x32 shared-memory tiles (padded by one column against
+// bank conflicts; reads and writes both coalesced), and im2col for conv1d, which lays the
+// receptive fields out as a [c_in * kernel, t_out] matrix so that the convolution is one GEMM.
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/launch.h"
+
+namespace hark::backends::cuda::detail {
+namespace {
+
+constexpr int kTile = 32, kRowsPerPass = 8;
+
+// grid (ceil(cols / 32), ceil(rows / 32)), block (32, 8).
+template <typename T>
+__global__ void transpose_kernel(const T* x, T* y, int64_t rows, int64_t cols) {
+  __shared__ T tile[kTile][kTile + 1];
+  const int64_t c0 = int64_t(blockIdx.x) * kTile, r0 = int64_t(blockIdx.y) * kTile;
+  for (int i = threadIdx.y; i < kTile; i += kRowsPerPass) {
+    const int64_t r = r0 + i, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[i][threadIdx.x] = x[r * cols + c];
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < kTile; i += kRowsPerPass) {
+    const int64_t c = c0 + i, r = r0 + threadIdx.x;  // y[c, r] = x[r, c]
+    if (r < rows && c < cols) y[c * rows + r] = tile[threadIdx.x][i];
+  }
+}
+
+template <typename T>
+__global__ void im2col_kernel(const T* x, Conv1dDims d, T* col) {
+  const int64_t n = d.c_in * d.kernel * d.t_out;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i % d.t_out, row = i / d.t_out;  // row = ci * kernel + j
+    const int64_t ci = row / d.kernel, j = row % d.kernel;
+    const int64_t src = t * d.stride - d.pad + j;
+    col[i] = (src >= 0 && src < d.t_in) ? x[ci * d.t_in + src] : T(0.0f);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_transpose(DType dtype, const void* x, void* y, int64_t rows, int64_t cols,
+                             cudaStream_t s) {
+  if (rows == 0 || cols == 0) return cudaSuccess;
+  const int64_t gx = (cols + kTile - 1) / kTile, gy = (rows + kTile - 1) / kTile;
+  if (gy > 65535) return cudaErrorInvalidConfiguration;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    transpose_kernel<<<dim3(unsigned(gx), unsigned(gy)), dim3(kTile, kRowsPerPass), 0, s>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), rows, cols);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_im2col(DType dtype, const void* x, const Conv1dDims& d, void* col,
+                          cudaStream_t s) {
+  const int64_t n = d.c_in * d.kernel * d.t_out;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<<<grid_for(n, 256), 256, 0, s>>>(static_cast<const T*>(x), d,
+                                                   static_cast<T*>(col));
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace hark::backends::cuda::detail

@@ -1,0 +1,30 @@
+// The CUDA runtime as the rest of hark sees it: plain C++, no CUDA headers. Every function is safe
+// to call on a machine without a GPU or without a driver (available() is then false); the others
+// throw hark::Error (kUnsupported) there instead of aborting.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace hark::backends::cuda {
+
+// True when a CUDA device can be used (driver present, at least one device).
+bool available();
+// Number of usable devices (0 without driver or device).
+int device_count();
+// One line for logs: "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB, CUDA runtime 13.0)".
+std::string device_description();
+// Blocks until all work queued by this backend has finished; surfaces asynchronous kernel errors
+// as hark::Error (kInternal).
+void synchronize();
+
+struct MemoryStats {
+  size_t in_use = 0;  // bytes held by live tensors (rounded to the allocator's block sizes)
+  size_t cached = 0;  // bytes freed by tensors and kept for reuse
+  size_t peak = 0;    // largest in_use seen
+};
+MemoryStats memory_stats();
+// Returns the cached blocks to the driver.
+void release_cached_memory();
+
+}  // namespace hark::backends::cuda
