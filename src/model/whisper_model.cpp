@@ -15,65 +15,97 @@ Tensor f32(const Checkpoint& c, const std::string& name) {
   return t.dtype() == DType::kF32 ? t : t.to_f32();
 }
 
-LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) {
-  return {f32(c, prefix + ".weight"), f32(c, prefix + ".bias")};
+// An fp32 CPU copy of a tensor on any device in any float dtype (the tensor itself when it is one).
+Tensor host_f32(const Tensor& t) {
+  const Tensor h = t.to(Device::kCpu);
+  return h.dtype() == DType::kF32 ? h : h.to_f32();
 }
-
-AttentionWeights load_attn(const Checkpoint& c, const std::string& p) {
-  AttentionWeights a;
-  a.q_w = f32(c, p + ".q_proj.weight");
-  a.q_b = f32(c, p + ".q_proj.bias");
-  a.k_w = f32(c, p + ".k_proj.weight");
-  a.v_w = f32(c, p + ".v_proj.weight");
-  a.v_b = f32(c, p + ".v_proj.bias");
-  a.o_w = f32(c, p + ".out_proj.weight");
-  a.o_b = f32(c, p + ".out_proj.bias");
-  return a;
-}
-
-Tensor new_f32(int64_t rows, int64_t cols) { return Tensor::zeros(DType::kF32, {rows, cols}); }
 
 void layer_norm(const Tensor& x, const LayerNormWeights& w, float eps, Tensor& y) {
   ops::layer_norm(x, w.gamma, w.beta, eps, y);
 }
 
-// x += fc2(gelu(fc1(ln(x))))
-void mlp_block(const LayerNormWeights& ln, const Tensor& fc1_w, const Tensor& fc1_b,
-               const Tensor& fc2_w, const Tensor& fc2_b, float eps, Tensor& x) {
-  const int64_t n = x.dim(0);
-  Tensor h = new_f32(n, x.dim(1));
-  layer_norm(x, ln, eps, h);
-  Tensor f = new_f32(n, fc1_w.dim(0));
-  ops::linear(h, fc1_w, &fc1_b, f);
-  ops::gelu_(f);
-  Tensor o = new_f32(n, x.dim(1));
-  ops::linear(f, fc2_w, &fc2_b, o);
-  ops::add_(x, o);
+void check_placement(const ModelPlacement& p) {
+  if (p.device == Device::kCpu) {
+    HARK_CHECK(p.dtype == DType::kF32, ErrorKind::kUnsupported, "the CPU model runs in F32, not {}",
+               dtype_name(p.dtype));
+    return;
+  }
+  HARK_CHECK(p.dtype == DType::kF32 || p.dtype == DType::kF16 || p.dtype == DType::kBF16,
+             ErrorKind::kUnsupported, "the CUDA model runs in F32, F16 or BF16, not {}",
+             dtype_name(p.dtype));
 }
 
 }  // namespace
 
-WhisperModel::WhisperModel(const Checkpoint& c) : cfg_(c.config) {
-  conv1_w_ = f32(c, "encoder.conv1.weight");
-  conv1_b_ = f32(c, "encoder.conv1.bias");
-  conv2_w_ = f32(c, "encoder.conv2.weight");
-  conv2_b_ = f32(c, "encoder.conv2.bias");
-  enc_pos_ = f32(c, "encoder.embed_positions.weight");
+Tensor WhisperModel::place(const Tensor& t) const {
+  if (t.device() == place_.device && t.dtype() == place_.dtype) return t;
+  Tensor h = t.to(Device::kCpu);
+  if (h.dtype() != place_.dtype) h = h.to_dtype(place_.dtype);
+  return h.to(place_.device);
+}
+
+Tensor WhisperModel::load(const Checkpoint& c, const std::string& name) const {
+  return place(f32(c, name));
+}
+
+LayerNormWeights WhisperModel::load_ln(const Checkpoint& c, const std::string& prefix) const {
+  return {load(c, prefix + ".weight"), load(c, prefix + ".bias")};
+}
+
+AttentionWeights WhisperModel::load_attn(const Checkpoint& c, const std::string& p) const {
+  AttentionWeights a;
+  a.q_w = load(c, p + ".q_proj.weight");
+  a.q_b = load(c, p + ".q_proj.bias");
+  a.k_w = load(c, p + ".k_proj.weight");
+  a.v_w = load(c, p + ".v_proj.weight");
+  a.v_b = load(c, p + ".v_proj.bias");
+  a.o_w = load(c, p + ".out_proj.weight");
+  a.o_b = load(c, p + ".out_proj.bias");
+  return a;
+}
+
+Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
+  return Tensor::empty_on(place_.device, place_.dtype, {rows, cols});
+}
+
+// x += fc2(gelu(fc1(ln(x))))
+void WhisperModel::mlp_block(const LayerNormWeights& ln, const Tensor& fc1_w, const Tensor& fc1_b,
+                             const Tensor& fc2_w, const Tensor& fc2_b, Tensor& x) const {
+  const int64_t n = x.dim(0);
+  Tensor h = alloc(n, x.dim(1));
+  layer_norm(x, ln, cfg_.layer_norm_eps, h);
+  Tensor f = alloc(n, fc1_w.dim(0));
+  ops::linear(h, fc1_w, &fc1_b, f);
+  ops::gelu_(f);
+  Tensor o = alloc(n, x.dim(1));
+  ops::linear(f, fc2_w, &fc2_b, o);
+  ops::add_(x, o);
+}
+
+WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
+    : cfg_(c.config), place_(placement) {
+  check_placement(place_);
+  conv1_w_ = load(c, "encoder.conv1.weight");
+  conv1_b_ = load(c, "encoder.conv1.bias");
+  conv2_w_ = load(c, "encoder.conv2.weight");
+  conv2_b_ = load(c, "encoder.conv2.bias");
+  enc_pos_ = load(c, "encoder.embed_positions.weight");
   for (int i = 0; i < cfg_.n_audio_layer; ++i) {
     const std::string p = "encoder.layers." + std::to_string(i);
     EncoderLayer l;
     l.attn_ln = load_ln(c, p + ".self_attn_layer_norm");
     l.attn = load_attn(c, p + ".self_attn");
     l.mlp_ln = load_ln(c, p + ".final_layer_norm");
-    l.fc1_w = f32(c, p + ".fc1.weight");
-    l.fc1_b = f32(c, p + ".fc1.bias");
-    l.fc2_w = f32(c, p + ".fc2.weight");
-    l.fc2_b = f32(c, p + ".fc2.bias");
+    l.fc1_w = load(c, p + ".fc1.weight");
+    l.fc1_b = load(c, p + ".fc1.bias");
+    l.fc2_w = load(c, p + ".fc2.weight");
+    l.fc2_b = load(c, p + ".fc2.bias");
     enc_layers_.push_back(std::move(l));
   }
   enc_ln_ = load_ln(c, "encoder.layer_norm");
-  tok_emb_ = f32(c, "decoder.embed_tokens.weight");
-  dec_pos_ = f32(c, "decoder.embed_positions.weight");
+  tok_emb_ = load(c, "decoder.embed_tokens.weight");
+  dec_pos_ = load(c, "decoder.embed_positions.weight");
   for (int i = 0; i < cfg_.n_text_layer; ++i) {
     const std::string p = "decoder.layers." + std::to_string(i);
     DecoderLayer l;
@@ -82,13 +114,16 @@ WhisperModel::WhisperModel(const Checkpoint& c) : cfg_(c.config) {
     l.cross_ln = load_ln(c, p + ".encoder_attn_layer_norm");
     l.cross_attn = load_attn(c, p + ".encoder_attn");
     l.mlp_ln = load_ln(c, p + ".final_layer_norm");
-    l.fc1_w = f32(c, p + ".fc1.weight");
-    l.fc1_b = f32(c, p + ".fc1.bias");
-    l.fc2_w = f32(c, p + ".fc2.weight");
-    l.fc2_b = f32(c, p + ".fc2.bias");
+    l.fc1_w = load(c, p + ".fc1.weight");
+    l.fc1_b = load(c, p + ".fc1.bias");
+    l.fc2_w = load(c, p + ".fc2.weight");
+    l.fc2_b = load(c, p + ".fc2.bias");
     dec_layers_.push_back(std::move(l));
   }
   dec_ln_ = load_ln(c, "decoder.layer_norm");
+  const bool on_host = place_.device == Device::kCpu;
+  tok_emb_host_ = on_host ? tok_emb_ : f32(c, "decoder.embed_tokens.weight");
+  dec_pos_host_ = on_host ? dec_pos_ : f32(c, "decoder.embed_positions.weight");
 }
 
 Tensor WhisperModel::encode(const Tensor& mel) const {
@@ -97,13 +132,13 @@ Tensor WhisperModel::encode(const Tensor& mel) const {
              ErrorKind::kInvalidArgument, "encode: mel has shape {}, the model needs [{},{}]",
              shape_str(mel.shape()), cfg_.n_mels, n_frames);
   const int64_t d = cfg_.n_audio_state;
-  Tensor c1 = new_f32(d, n_frames);
-  ops::conv1d(mel, conv1_w_, conv1_b_, 1, 1, c1);
+  Tensor c1 = alloc(d, n_frames);
+  ops::conv1d(place(mel), conv1_w_, conv1_b_, 1, 1, c1);
   ops::gelu_(c1);
-  Tensor c2 = new_f32(d, cfg_.n_audio_ctx);
+  Tensor c2 = alloc(d, cfg_.n_audio_ctx);
   ops::conv1d(c1, conv2_w_, conv2_b_, 2, 1, c2);
   ops::gelu_(c2);
-  Tensor x = new_f32(cfg_.n_audio_ctx, d);
+  Tensor x = alloc(cfg_.n_audio_ctx, d);
   ops::transpose(c2, x);
   ops::add_(x, enc_pos_.slice_rows(0, cfg_.n_audio_ctx));
   for (const EncoderLayer& l : enc_layers_) encoder_layer(l, x);
@@ -113,33 +148,34 @@ Tensor WhisperModel::encode(const Tensor& mel) const {
 
 void WhisperModel::encoder_layer(const EncoderLayer& l, Tensor& x) const {
   const int64_t n = x.dim(0), d = x.dim(1);
-  Tensor h = new_f32(n, d);
+  Tensor h = alloc(n, d);
   layer_norm(x, l.attn_ln, cfg_.layer_norm_eps, h);
-  Tensor q = new_f32(n, d), k = new_f32(n, d), v = new_f32(n, d);
+  Tensor q = alloc(n, d), k = alloc(n, d), v = alloc(n, d);
   ops::linear(h, l.attn.q_w, &l.attn.q_b, q);
   ops::linear(h, l.attn.k_w, nullptr, k);
   ops::linear(h, l.attn.v_w, &l.attn.v_b, v);
-  Tensor a = new_f32(n, d);
+  Tensor a = alloc(n, d);
   ops::attention(q, k, v, cfg_.n_audio_head, -1, a);
   ops::linear(a, l.attn.o_w, &l.attn.o_b, h);
   ops::add_(x, h);
-  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, cfg_.layer_norm_eps, x);
+  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, x);
 }
 
-DecoderState WhisperModel::begin_window(const Tensor& enc) const {
+DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
+  const Tensor enc = place(encoder_out);
   HARK_CHECK(enc.ndim() == 2 && enc.dim(1) == cfg_.n_text_state, ErrorKind::kInvalidArgument,
              "begin_window: encoder output {} does not match d_model {}", shape_str(enc.shape()),
              cfg_.n_text_state);
   DecoderState st;
   const int64_t d = cfg_.n_text_state;
   for (const DecoderLayer& l : dec_layers_) {
-    Tensor k = new_f32(enc.dim(0), d), v = new_f32(enc.dim(0), d);
+    Tensor k = alloc(enc.dim(0), d), v = alloc(enc.dim(0), d);
     ops::linear(enc, l.cross_attn.k_w, nullptr, k);
     ops::linear(enc, l.cross_attn.v_w, &l.cross_attn.v_b, v);
     st.cross_k.push_back(std::move(k));
     st.cross_v.push_back(std::move(v));
-    st.self_k.push_back(new_f32(cfg_.n_text_ctx, d));
-    st.self_v.push_back(new_f32(cfg_.n_text_ctx, d));
+    st.self_k.push_back(Tensor::zeros_on(place_.device, place_.dtype, {cfg_.n_text_ctx, d}));
+    st.self_v.push_back(Tensor::zeros_on(place_.device, place_.dtype, {cfg_.n_text_ctx, d}));
   }
   return st;
 }
@@ -153,42 +189,43 @@ Tensor WhisperModel::decode(DecoderState& st, std::span<const int> tokens, bool 
              cfg_.n_text_ctx);
   HARK_CHECK(int(st.self_k.size()) == cfg_.n_text_layer, ErrorKind::kInvalidArgument,
              "decode: state was not made by begin_window");
-  Tensor x = new_f32(n, d);
+  Tensor x_host = Tensor::zeros(DType::kF32, {n, d});
   for (int64_t i = 0; i < n; ++i) {
     const int tok = tokens[size_t(i)];
     HARK_CHECK(tok >= 0 && tok < cfg_.n_vocab, ErrorKind::kInvalidArgument,
                "decode: token {} outside the vocabulary of {}", tok, cfg_.n_vocab);
-    const float* e = tok_emb_.data<float>() + int64_t(tok) * d;
-    const float* p = dec_pos_.data<float>() + (st.n_past + i) * d;
-    float* out = x.data<float>() + i * d;
+    const float* e = tok_emb_host_.data<float>() + int64_t(tok) * d;
+    const float* p = dec_pos_host_.data<float>() + (st.n_past + i) * d;
+    float* out = x_host.data<float>() + i * d;
     for (int64_t j = 0; j < d; ++j) out[j] = e[j] + p[j];
   }
+  Tensor x = place(x_host);
   if (st.cross_attention_out) st.cross_attention_out->clear();
   for (size_t i = 0; i < dec_layers_.size(); ++i) decoder_layer(dec_layers_[i], int(i), st, x);
   st.n_past += int(n);
 
   Tensor last = all_logits ? x : x.slice_rows(n - 1, n);
-  Tensor h = new_f32(last.dim(0), d);
+  Tensor h = alloc(last.dim(0), d);
   layer_norm(last, dec_ln_, cfg_.layer_norm_eps, h);
-  Tensor logits = new_f32(last.dim(0), cfg_.n_vocab);
+  Tensor logits = alloc(last.dim(0), cfg_.n_vocab);
   ops::matmul_nt(h, tok_emb_, logits);
-  return logits;
+  return host_f32(logits);
 }
 
 void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState& st,
                                  Tensor& x) const {
   const int64_t n = x.dim(0), d = x.dim(1);
   const int64_t past = st.n_past;
-  Tensor h = new_f32(n, d);
+  Tensor h = alloc(n, d);
   // Self-attention over the cache plus the new positions.
   layer_norm(x, l.self_ln, cfg_.layer_norm_eps, h);
-  Tensor q = new_f32(n, d);
+  Tensor q = alloc(n, d);
   ops::linear(h, l.self_attn.q_w, &l.self_attn.q_b, q);
   Tensor k_new = st.self_k[size_t(index)].slice_rows(past, past + n);
   Tensor v_new = st.self_v[size_t(index)].slice_rows(past, past + n);
   ops::linear(h, l.self_attn.k_w, nullptr, k_new);
   ops::linear(h, l.self_attn.v_w, &l.self_attn.v_b, v_new);
-  Tensor a = new_f32(n, d);
+  Tensor a = alloc(n, d);
   ops::attention(q, st.self_k[size_t(index)].slice_rows(0, past + n),
                  st.self_v[size_t(index)].slice_rows(0, past + n), cfg_.n_text_head, past, a);
   ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, h);
@@ -198,14 +235,15 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   ops::linear(h, l.cross_attn.q_w, &l.cross_attn.q_b, q);
   Tensor weights;
   if (st.cross_attention_out) {
-    weights = Tensor::zeros(DType::kF32, {cfg_.n_text_head, n, st.cross_k[size_t(index)].dim(0)});
+    weights = Tensor::empty_on(place_.device, place_.dtype,
+                               {cfg_.n_text_head, n, st.cross_k[size_t(index)].dim(0)});
   }
   ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
                  st.cross_attention_out ? &weights : nullptr);
-  if (st.cross_attention_out) st.cross_attention_out->push_back(std::move(weights));
+  if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
   ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
   ops::add_(x, h);
-  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, cfg_.layer_norm_eps, x);
+  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, x);
 }
 
 }  // namespace hark::model

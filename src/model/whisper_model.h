@@ -1,9 +1,12 @@
-// WhisperModel: the encoder-decoder forward pass over fp32 weights (the CPU engine). Holds no
+// WhisperModel: the encoder-decoder forward pass, by default over fp32 weights on the CPU (the CPU
+// engine); with a ModelPlacement on CUDA the weights, activations and KV caches live on the GPU in
+// fp32, fp16 or bf16 and the same forward pass runs through the ops' CUDA kernels. Holds no
 // per-request state: the decoder's KV caches live in DecoderState, one per sequence, so one model
 // serves any number of sequences (whisper.cpp's context/state split).
 #pragma once
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -36,6 +39,12 @@ struct DecoderLayer {
   Tensor fc1_w, fc1_b, fc2_w, fc2_b;
 };
 
+// Where a model's weights and activations live, and in which precision.
+struct ModelPlacement {
+  Device device = Device::kCpu;
+  DType dtype = DType::kF32;  // F32 on the CPU; F32, F16 or BF16 on CUDA
+};
+
 // The per-sequence decoder state: self-attention K/V for every position decoded so far
 // ([n_text_ctx, d] per layer) and the window's cross-attention K/V ([n_audio_ctx, d] per layer),
 // computed once per window by WhisperModel::begin_window.
@@ -44,37 +53,52 @@ struct DecoderState {
   std::vector<Tensor> cross_k, cross_v;
   int n_past = 0;
   // When set, decode() stores each layer's cross-attention weights of the last call here:
-  // [n_text_layer] tensors of [n_head, n_new, n_audio_ctx] (word timing).
+  // [n_text_layer] fp32 CPU tensors of [n_head, n_new, n_audio_ctx] (word timing).
   std::vector<Tensor>* cross_attention_out = nullptr;
 };
 
 class WhisperModel {
  public:
-  // Converts the checkpoint's tensors to fp32 (f32 tensors are used in place).
-  explicit WhisperModel(const Checkpoint& checkpoint);
+  // Converts the checkpoint's tensors to fp32 (f32 tensors are used in place on the CPU), then to
+  // the placement's dtype and device. Throws kUnsupported for a placement this build cannot run
+  // (the CPU in anything but F32, CUDA without a CUDA build or device).
+  explicit WhisperModel(const Checkpoint& checkpoint, ModelPlacement placement = {});
 
   const ModelConfig& config() const { return cfg_; }
+  const ModelPlacement& placement() const { return place_; }
 
-  // mel [n_mels, 2 * n_audio_ctx] -> encoder output [n_audio_ctx, d].
+  // mel [n_mels, 2 * n_audio_ctx] (fp32, on the CPU or the model's device) -> encoder output
+  // [n_audio_ctx, d] on the model's device, in its dtype.
   Tensor encode(const Tensor& mel) const;
 
-  // A fresh decoder state for one window: cross K/V from the encoder output, empty self cache.
+  // A fresh decoder state for one window: cross K/V from the encoder output (any float dtype on
+  // any device; moved to the model's), empty self cache.
   DecoderState begin_window(const Tensor& encoder_out) const;
 
-  // Appends `tokens` at positions [n_past, n_past + n) and returns logits: [n, n_vocab] when
-  // all_logits, else [1, n_vocab] for the last token only. Throws kInvalidArgument when the
+  // Appends `tokens` at positions [n_past, n_past + n) and returns fp32 CPU logits: [n, n_vocab]
+  // when all_logits, else [1, n_vocab] for the last token only. Throws kInvalidArgument when the
   // sequence would exceed n_text_ctx.
   Tensor decode(DecoderState& state, std::span<const int> tokens, bool all_logits = false) const;
 
  private:
   ModelConfig cfg_;
+  ModelPlacement place_;
   Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_, enc_pos_;
   std::vector<EncoderLayer> enc_layers_;
   LayerNormWeights enc_ln_;
   Tensor tok_emb_, dec_pos_;
   std::vector<DecoderLayer> dec_layers_;
   LayerNormWeights dec_ln_;
+  // fp32 CPU copies of the embeddings for the token lookup (the same tensors on a CPU placement).
+  Tensor tok_emb_host_, dec_pos_host_;
 
+  Tensor load(const Checkpoint& c, const std::string& name) const;
+  LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;
+  AttentionWeights load_attn(const Checkpoint& c, const std::string& prefix) const;
+  Tensor place(const Tensor& t) const;  // any float tensor -> the placement's device and dtype
+  Tensor alloc(int64_t rows, int64_t cols) const;
+  void mlp_block(const LayerNormWeights& ln, const Tensor& fc1_w, const Tensor& fc1_b,
+                 const Tensor& fc2_w, const Tensor& fc2_b, Tensor& x) const;
   void encoder_layer(const EncoderLayer& l, Tensor& x) const;
   void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
 };
