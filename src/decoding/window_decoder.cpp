@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
+#include "decoding/beam_search.h"
+#include "decoding/greedy.h"
 #include "decoding/logit_filters.h"
 #include "text/compression.h"
 
@@ -69,11 +72,99 @@ std::vector<std::pair<std::string, float>> WindowDecoder::detect_language(
   return probs;
 }
 
+// ModelSequence
+
+ModelSequence::ModelSequence(const model::WhisperModel& model, model::DecoderState state)
+    : model_(model), state_(std::move(state)) {
+  state_.cross_attention_out = nullptr;
+}
+
+void ModelSequence::step(int token, std::span<float> logits) {
+  const Tensor out = model_.decode(state_, std::span<const int>(&token, 1));
+  std::copy_n(out.data<float>(), logits.size(), logits.begin());
+}
+
 namespace {
 
-int argmax(std::span<const float> x) {
-  return int(std::max_element(x.begin(), x.end()) - x.begin());
+// dst's rows [0, rows) := src's, in dst's own buffer unless it cannot hold them (never src's).
+// Device tensors are cloned whole, on their device.
+void copy_rows(const Tensor& src, int64_t rows, Tensor& dst) {
+  if (src.device() != Device::kCpu) {
+    dst = src.clone();
+    return;
+  }
+  const bool reusable = dst.raw() != nullptr && dst.raw() != src.raw() &&
+                        dst.device() == Device::kCpu && dst.dtype() == src.dtype() &&
+                        dst.shape() == src.shape();
+  if (!reusable) dst = Tensor::zeros(src.dtype(), src.shape());
+  if (src.numel() == 0) return;
+  const size_t row_bytes = src.nbytes() / size_t(src.dim(0));
+  std::memcpy(dst.data<uint8_t>(), src.data<uint8_t>(), size_t(rows) * row_bytes);
 }
+
+void copy_state(const model::DecoderState& src, model::DecoderState& dst) {
+  dst.cross_k = src.cross_k;
+  dst.cross_v = src.cross_v;
+  dst.self_k.resize(src.self_k.size());
+  dst.self_v.resize(src.self_v.size());
+  for (size_t i = 0; i < src.self_k.size(); ++i) {
+    copy_rows(src.self_k[i], src.n_past, dst.self_k[i]);
+    copy_rows(src.self_v[i], src.n_past, dst.self_v[i]);
+  }
+  dst.n_past = src.n_past;
+  dst.cross_attention_out = nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<DecoderSequence> ModelSequence::fork() const {
+  model::DecoderState copy;
+  copy_state(state_, copy);
+  return std::make_unique<ModelSequence>(model_, std::move(copy));
+}
+
+void ModelSequence::assign(const DecoderSequence& other) {
+  const auto* o = dynamic_cast<const ModelSequence*>(&other);
+  HARK_CHECK(o != nullptr && &o->model_ == &model_, ErrorKind::kInternal,
+             "ModelSequence::assign: the other sequence is not of the same model");
+  if (o != this) copy_state(o->state_, state_);
+}
+
+// WindowDecoder::decode, phase by phase
+
+struct WindowDecoder::Prefix {
+  std::vector<int> tokens;
+  int sot_index = 0;
+};
+
+std::string WindowDecoder::choose_language(model::DecoderState& state, const DecodingOptions& o,
+                                           DecodingResult& r) const {
+  const auto& g = tok_.specials();
+  if (!g.is_multilingual) return "en";
+  if (o.language) return *o.language;
+  r.language_probs = detect_language(state);
+  return std::max_element(r.language_probs.begin(), r.language_probs.end(),
+                          [](auto& a, auto& b) { return a.second < b.second; })
+      ->first;
+}
+
+WindowDecoder::Prefix WindowDecoder::initial_tokens(const DecodingOptions& o,
+                                                    const std::string& language) const {
+  const auto& g = tok_.specials();
+  Prefix p;
+  if (!o.prompt.empty()) {
+    const int keep = model_.config().n_text_ctx / 2 - 1;
+    p.tokens.push_back(g.sot_prev);
+    const size_t from = o.prompt.size() > size_t(keep) ? o.prompt.size() - size_t(keep) : 0;
+    p.tokens.insert(p.tokens.end(), o.prompt.begin() + long(from), o.prompt.end());
+  }
+  p.sot_index = int(p.tokens.size());
+  const std::vector<int> sot_seq = sot_sequence(language, o.task, !o.without_timestamps);
+  p.tokens.insert(p.tokens.end(), sot_seq.begin(), sot_seq.end());
+  return p;
+}
+
+namespace {
 
 double softmax_prob(std::span<const float> x, int index) {
   const float m = *std::max_element(x.begin(), x.end());
@@ -84,72 +175,66 @@ double softmax_prob(std::span<const float> x, int index) {
 
 }  // namespace
 
-DecodingResult WindowDecoder::decode(const Tensor& encoder_out, const DecodingOptions& o) const {
+// Runs the prefix through the decoder in one call; records the no-speech probability at
+// <|startoftranscript|> and returns the sequence with the logits for the first sampled position.
+SearchStart WindowDecoder::feed_prefix(model::DecoderState state, const Prefix& p,
+                                       DecodingResult& r) const {
   const auto& g = tok_.specials();
   const int n_vocab = model_.config().n_vocab;
-  DecodingResult r;
-  model::DecoderState state = model_.begin_window(encoder_out);
-
-  r.language = o.language.value_or("");
-  if (!o.language && g.is_multilingual) {
-    r.language_probs = detect_language(state);
-    r.language =
-        std::max_element(r.language_probs.begin(), r.language_probs.end(), [](auto& a, auto& b) {
-          return a.second < b.second;
-        })->first;
-  } else if (!g.is_multilingual) {
-    r.language = "en";
-  }
-
-  std::vector<int> tokens;
-  if (!o.prompt.empty()) {
-    const int keep = model_.config().n_text_ctx / 2 - 1;
-    tokens.push_back(g.sot_prev);
-    const size_t from = o.prompt.size() > size_t(keep) ? o.prompt.size() - size_t(keep) : 0;
-    tokens.insert(tokens.end(), o.prompt.begin() + long(from), o.prompt.end());
-  }
-  const int sot_index = int(tokens.size());
-  const std::vector<int> sot_seq = sot_sequence(r.language, o.task, !o.without_timestamps);
-  tokens.insert(tokens.end(), sot_seq.begin(), sot_seq.end());
-  const int sample_begin = int(tokens.size());
-  const int sample_len = o.sample_len > 0 ? o.sample_len : model_.config().n_text_ctx / 2;
-  const int max_tokens = std::min(sample_begin + sample_len, model_.config().n_text_ctx);
-
-  LogitFilters filters(g, n_vocab, sample_begin, suppress_list(o), o.suppress_blank,
-                       !o.without_timestamps);
-  Tensor all = model_.decode(state, tokens, /*all_logits=*/true);
+  const Tensor all = model_.decode(state, p.tokens, /*all_logits=*/true);
+  const float* rows = all.data<float>();
   r.no_speech_prob =
       g.no_speech >= 0
-          ? softmax_prob({all.data<float>() + int64_t(sot_index) * n_vocab, size_t(n_vocab)},
-                         g.no_speech)
+          ? softmax_prob({rows + int64_t(p.sot_index) * n_vocab, size_t(n_vocab)}, g.no_speech)
           : 0.0;
-  std::vector<float> row(all.data<float>() + int64_t(sample_begin - 1) * n_vocab,
-                         all.data<float>() + int64_t(sample_begin) * n_vocab);
-  std::vector<float> logprobs(static_cast<size_t>(n_vocab));
-  bool ended = false;
-  while (int(tokens.size()) < max_tokens) {
-    filters.apply(row, tokens);
-    if (o.suppress_eot) row[size_t(g.eot)] = -std::numeric_limits<float>::infinity();
-    log_softmax(row, logprobs);
-    const int next = argmax(row);
-    r.sum_logprob += logprobs[size_t(next)];
-    tokens.push_back(next);
-    if (next == g.eot) {
-      ended = true;
-      break;
-    }
-    if (int(tokens.size()) >= max_tokens) break;
-    Tensor logits = model_.decode(state, std::span<const int>(&next, 1));
-    std::copy_n(logits.data<float>(), n_vocab, row.begin());
-  }
-  r.tokens.assign(tokens.begin() + sample_begin, tokens.end() - (ended ? 1 : 0));
+  const int64_t last = int64_t(p.tokens.size()) - 1;
+  SearchStart start;
+  start.logits.assign(rows + last * n_vocab, rows + (last + 1) * n_vocab);
+  start.sequence = std::make_unique<ModelSequence>(model_, std::move(state));
+  return start;
+}
+
+void WindowDecoder::finish_result(const SearchResult& s, DecodingResult& r) const {
+  const Candidate& best = s.chosen();
+  const auto& g = tok_.specials();
+  r.tokens = best.tokens;
+  r.sum_logprob = best.sum_logprob;
   r.avg_logprob = r.sum_logprob / double(r.tokens.size() + 1);
+  r.n_candidates = int(s.candidates.size());
   std::vector<int> text_tokens;
   for (int t : r.tokens) {
     if (t < g.eot) text_tokens.push_back(t);
   }
   r.text = tok_.decode(text_tokens);
   r.compression_ratio = text::compression_ratio(r.text);
+}
+
+DecodingResult WindowDecoder::decode(const Tensor& encoder_out, const DecodingOptions& o) const {
+  o.validate();
+  const auto& g = tok_.specials();
+  DecodingResult r;
+  r.temperature = o.temperature;
+  model::DecoderState state = model_.begin_window(encoder_out);
+  r.language = choose_language(state, o, r);
+  const Prefix prefix = initial_tokens(o, r.language);
+  const int sample_begin = int(prefix.tokens.size());
+  const int sample_len = o.sample_len > 0 ? o.sample_len : model_.config().n_text_ctx / 2;
+
+  const LogitFilters filters(g, model_.config().n_vocab, sample_begin, suppress_list(o),
+                             o.suppress_blank, !o.without_timestamps);
+  const SearchContext ctx{filters, g.eot, o.suppress_eot, prefix.tokens,
+                          std::min(sample_begin + sample_len, model_.config().n_text_ctx)};
+  SearchStart start = feed_prefix(std::move(state), prefix, r);
+  SearchResult s;
+  if (o.beam_size) {
+    s = beam_search(std::move(start), ctx, {*o.beam_size, o.patience, o.length_penalty});
+  } else if (o.temperature > 0) {
+    s = sampling_search(std::move(start), ctx,
+                        {o.temperature, o.best_of.value_or(1), o.seed, o.length_penalty});
+  } else {
+    s = greedy_search(std::move(start), ctx);
+  }
+  finish_result(s, r);
   return r;
 }
 
