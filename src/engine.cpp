@@ -1,20 +1,25 @@
 // The CPU engine behind include/hark/engine.h: checkpoint + fp32 model + tokenizer + mel filters,
-// loaded once; each transcribe() call computes the log-mel, encodes, decodes and splits segments.
+// loaded once. transcribe() computes the log-mel of the whole input once (OpenAI pads 30 s of
+// zeros first), then runs the jobs of a pipeline::Transcription: language detection, window
+// decoding (with fallback) and word alignment, each on the window's encoder output.
 #include "hark/engine.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include "audio/decode.h"
 #include "audio/mel.h"
 #include "core/error.h"
+#include "decoding/alignment_heads.h"
 #include "decoding/window_decoder.h"
+#include "decoding/word_timing.h"
 #include "model/checkpoint.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
-#include "pipeline/segments.h"
+#include "pipeline/transcription.h"
 #include "text/tokenizer.h"
 
 namespace hark {
@@ -24,8 +29,11 @@ struct Engine::Impl {
   std::unique_ptr<model::WhisperModel> model;
   std::unique_ptr<text::Tokenizer> tokenizer;
   std::unique_ptr<decoding::WindowDecoder> decoder;
+  decoding::AlignmentHeads heads;
   Tensor mel_filters;
   ModelInfo info;
+
+  Result run(std::span<const float> pcm, const TranscribeOptions& o) const;
 };
 
 namespace {
@@ -51,6 +59,73 @@ ModelInfo describe(const model::Checkpoint& c, const std::string& path) {
   return i;
 }
 
+// "-1" (the model's default set), "" (none), or comma-separated ids, -1 meaning the default set.
+void parse_suppress(const std::string& spec, int n_vocab, pipeline::TranscriptionOptions& t) {
+  t.use_default_suppress = false;
+  t.suppress_tokens.clear();
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = spec.substr(pos, comma - pos);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    int id = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+    HARK_CHECK(ec == std::errc() && end == item.data() + item.size() && id >= -1 && id < n_vocab,
+               ErrorKind::kInvalidArgument,
+               "suppress_tokens: '{}' is not a token id (comma-separated ids below {}, or -1)",
+               item, n_vocab);
+    if (id == -1) {
+      t.use_default_suppress = true;
+    } else {
+      t.suppress_tokens.push_back(id);
+    }
+    pos = comma + 1;
+  }
+}
+
+pipeline::TranscriptionOptions to_pipeline(const TranscribeOptions& o, const text::Tokenizer& tok,
+                                           int n_vocab) {
+  pipeline::TranscriptionOptions t;
+  if (o.language != "auto" && !o.language.empty()) t.language = o.language;
+  t.task = parse_task(o.task);
+  t.timestamps = o.timestamps;
+  t.temperatures = o.temperature;
+  t.best_of = o.best_of;
+  t.beam_size = o.beam_size;
+  t.patience = o.patience;
+  t.length_penalty = o.length_penalty;
+  t.compression_ratio_threshold = o.compression_ratio_threshold;
+  t.logprob_threshold = o.logprob_threshold;
+  t.no_speech_threshold = o.no_speech_threshold;
+  t.condition_on_previous_text = o.condition_on_previous_text;
+  std::string prompt = o.initial_prompt;
+  prompt.erase(0, prompt.find_first_not_of(" \t\n"));
+  prompt.erase(prompt.find_last_not_of(" \t\n") + 1);
+  if (!prompt.empty()) t.initial_prompt_tokens = tok.encode(" " + prompt);
+  t.carry_initial_prompt = o.carry_initial_prompt;
+  t.word_timestamps = o.word_timestamps;
+  t.hallucination_silence_threshold = o.hallucination_silence_threshold;
+  t.clip_timestamps = o.clip_timestamps;
+  parse_suppress(o.suppress_tokens, n_vocab, t);
+  t.suppress_blank = o.suppress_blank;
+  t.seed = o.seed;
+  return t;
+}
+
+// Frames [seek, seek + size) of mel, zero-padded (in the log-mel domain, as OpenAI's
+// pad_or_trim) to a 3000-frame window.
+Tensor window_of(const Tensor& mel, int seek, int size) {
+  const int64_t n_mels = mel.dim(0), total = mel.dim(1);
+  Tensor w = Tensor::zeros(DType::kF32, {n_mels, pipeline::kWindowFrames});
+  const int64_t n = std::clamp<int64_t>(std::min<int64_t>(size, total - seek), 0, 3000);
+  for (int64_t m = 0; m < n_mels; ++m) {
+    std::copy_n(mel.data<float>() + m * total + seek, n, w.data<float>() + m * 3000);
+  }
+  return w;
+}
+
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -71,6 +146,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
   impl->tokenizer->set_generation_config(c.generation);
   impl->model = std::make_unique<model::WhisperModel>(c);
   impl->decoder = std::make_unique<decoding::WindowDecoder>(*impl->model, *impl->tokenizer);
+  impl->heads = decoding::resolve_alignment_heads(c.config, c.generation, c.format == "ggml");
   impl->mel_filters = c.mel_filters ? *c.mel_filters : audio::mel_filterbank(c.config.n_mels);
   if (impl->mel_filters.dtype() != DType::kF32) impl->mel_filters = impl->mel_filters.to_f32();
   impl->info = describe(c, o.model_path);
@@ -85,44 +161,53 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
 const ModelInfo& Engine::info() const { return impl_->info; }
 
 Result Engine::transcribe(std::span<const float> pcm, const TranscribeOptions& o) const {
+  return impl_->run(pcm, o);
+}
+
+Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o) const {
   HARK_CHECK(!pcm.empty(), ErrorKind::kInvalidAudio, "the audio holds no samples");
-  const double duration = double(pcm.size()) / audio::kSampleRate;
-  HARK_CHECK(pcm.size() <= size_t(audio::kChunkSamples), ErrorKind::kUnsupported,
-             "audio of {:.1f} s is longer than one 30 s window; long-form transcription is not "
-             "available yet",
-             duration);
-  decoding::DecodingOptions d;
-  d.task = parse_task(o.task);
-  if (o.language != "auto" && !o.language.empty()) d.language = o.language;
-  d.without_timestamps = !o.timestamps;
-  if (!o.initial_prompt.empty()) d.prompt = impl_->tokenizer->encode(" " + o.initial_prompt);
-
-  Tensor mel = audio::log_mel_spectrogram(pcm, impl_->mel_filters, audio::kChunkSamples);
-  Tensor window = Tensor::zeros(DType::kF32, {mel.dim(0), audio::kChunkFrames});
-  for (int64_t m = 0; m < mel.dim(0); ++m) {
-    std::copy_n(mel.data<float>() + m * mel.dim(1), audio::kChunkFrames,
-                window.data<float>() + m * audio::kChunkFrames);
+  const int content_frames = int(pcm.size() / audio::kHopLength);
+  pipeline::Transcription t(to_pipeline(o, *tokenizer, checkpoint.config.n_vocab), *tokenizer,
+                            content_frames, checkpoint.config.n_text_ctx);
+  const Tensor mel = audio::log_mel_spectrogram(pcm, mel_filters, audio::kChunkSamples);
+  int encoded_seek = -1, encoded_size = -1;
+  Tensor enc;
+  auto encode = [&](int seek, int size) -> const Tensor& {
+    if (seek != encoded_seek || size != encoded_size) {
+      enc = model->encode(window_of(mel, seek, size));
+      encoded_seek = seek;
+      encoded_size = size;
+    }
+    return enc;
+  };
+  while (const pipeline::WindowJob* job = t.next()) {
+    switch (job->kind) {
+      case pipeline::WindowJob::Kind::kDetectLanguage: {
+        // OpenAI detects on the first 30 s of the padded mel (not zero-padded in the mel domain).
+        model::DecoderState st = model->begin_window(model->encode(window_of(mel, 0, 3000)));
+        const auto probs = decoder->detect_language(st);
+        const auto best = std::max_element(probs.begin(), probs.end(),
+                                           [](auto& a, auto& b) { return a.second < b.second; });
+        t.on_language(best->first);
+        break;
+      }
+      case pipeline::WindowJob::Kind::kDecode:
+        t.on_decoded(decoder->decode(encode(job->seek, job->segment_size), job->options));
+        if (o.on_progress) o.on_progress(t.progress());
+        break;
+      case pipeline::WindowJob::Kind::kAlign: {
+        const auto sot = decoder->sot_sequence(t.language(), parse_task(o.task), true);
+        decoding::add_word_timestamps(*job->segments, *model, *tokenizer,
+                                      encode(job->seek, job->segment_size), sot, job->segment_size,
+                                      t.language(), heads, job->last_speech_timestamp);
+        t.on_aligned();
+        break;
+      }
+    }
   }
-  Tensor enc = impl_->model->encode(window);
-  decoding::DecodingResult dr = impl_->decoder->decode(enc, d);
-
-  Result r;
-  r.duration = duration;
-  r.language = dr.language;
-  r.task = o.task;
-  pipeline::WindowSplit split =
-      pipeline::split_window(dr.tokens, 0.0, std::min(duration, 30.0), 0, *impl_->tokenizer);
-  for (Segment& s : split.segments) {
-    s.id = int(r.segments.size());
-    s.temperature = dr.temperature;
-    s.avg_logprob = dr.avg_logprob;
-    s.compression_ratio = dr.compression_ratio;
-    s.no_speech_prob = dr.no_speech_prob;
-    s.start = std::min(s.start, duration);
-    s.end = std::min(s.end, duration);
-    r.text += s.text;
-    r.segments.push_back(std::move(s));
-  }
+  if (o.on_progress) o.on_progress(1.0);
+  Result r = t.result();
+  r.duration = double(pcm.size()) / audio::kSampleRate;
   return r;
 }
 

@@ -3,10 +3,12 @@
 // several threads at once; each call keeps its own decoder state.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "hark/result.h"
 
@@ -19,11 +21,31 @@ struct EngineOptions {
   std::string device = "auto";  // auto | cpu (cuda comes with the CUDA backend)
 };
 
+// Transcription options, named and defaulted as openai-whisper's CLI (see docs/CLI.md).
 struct TranscribeOptions {
   std::string language = "auto";    // ISO code, or "auto" to detect (multilingual models)
   std::string task = "transcribe";  // transcribe | translate
   bool timestamps = true;           // segment-level timestamp tokens
-  std::string initial_prompt;       // text placed before the first window, as previous text
+  // Temperatures tried in order until a window passes the thresholds (fallback).
+  std::vector<double> temperature{0.0, 0.2, 0.4, 0.6, 0.8, 1.0};
+  std::optional<int> best_of = 5;    // candidates when sampling (temperature > 0)
+  std::optional<int> beam_size = 5;  // beams at temperature 0; nullopt or 1: greedy
+  std::optional<double> patience;
+  std::optional<double> length_penalty;
+  std::optional<double> compression_ratio_threshold = 2.4;
+  std::optional<double> logprob_threshold = -1.0;
+  std::optional<double> no_speech_threshold = 0.6;
+  bool condition_on_previous_text = true;
+  std::string initial_prompt;  // text placed before the first window, as previous text
+  bool carry_initial_prompt = false;
+  bool word_timestamps = false;
+  std::optional<double> hallucination_silence_threshold;  // seconds (with word_timestamps)
+  std::vector<double> clip_timestamps;                    // start,end,... seconds to transcribe
+  std::string suppress_tokens = "-1";  // comma-separated ids; -1: the model's default set
+  bool suppress_blank = true;
+  uint64_t seed = 0;  // sampling seed (temperature > 0)
+  // Called after each window with the fraction of the audio done (0..1).
+  std::function<void(double)> on_progress;
 };
 
 struct ModelInfo {

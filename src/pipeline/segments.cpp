@@ -29,7 +29,6 @@ WindowSplit split_window(const std::vector<int>& tokens, double time_offset,
   auto is_ts = [&](size_t i) { return tok.is_timestamp(tokens[i]); };
   const int ts_begin = tok.specials().timestamp_begin;
   out.single_timestamp_ending = n >= 2 && !is_ts(n - 2) && is_ts(n - 1);
-  if (n == 1) out.single_timestamp_ending = is_ts(0);
 
   std::vector<size_t> slices;
   for (size_t i = 1; i < n; ++i) {
