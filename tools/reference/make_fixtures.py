@@ -40,10 +40,10 @@ FIXTURES = [
      "enc_layers": 2, "dec_layers": 2, "ffn": 256, "seed": 3003, "tokenizer": "tokenizer.json",
      "ggml_f32": False},
     {"name": "tiny-v2-random", "family": "v2", "n_mels": 80, "d_model": 48, "heads": 3,
-     "enc_layers": 3, "dec_layers": 2, "ffn": 192, "seed": 2002, "tokenizer": "vocab+merges",
-     "sharded_copy": "tiny-v2-random-sharded"},
+     "enc_layers": 3, "dec_layers": 2, "ffn": 192, "seed": 2002, "tokenizer": "vocab+merges"},
     {"name": "tiny-en-random", "family": "en", "n_mels": 80, "d_model": 32, "heads": 2,
-     "enc_layers": 2, "dec_layers": 2, "ffn": 128, "seed": 1001, "tokenizer": None},
+     "enc_layers": 2, "dec_layers": 2, "ffn": 128, "seed": 1001, "tokenizer": None,
+     "ggml_f16": False},
 ]
 N_AUDIO_CTX = 1500
 N_TEXT_CTX = 448
@@ -773,7 +773,7 @@ def write_ggml_files(run, fx, fam, state, assets, out_root):
           "n_audio_head": fx["heads"], "n_audio_layer": fx["enc_layers"], "n_text_ctx": N_TEXT_CTX,
           "n_text_state": fx["d_model"], "n_text_head": fx["heads"], "n_text_layer": fx["dec_layers"],
           "n_mels": fx["n_mels"]}
-    outs = [(f"{fx['name']}.ggml-f16.bin", ggml_whisper.TYPE_F16)]
+    outs = [(f"{fx['name']}.ggml-f16.bin", ggml_whisper.TYPE_F16)] if fx.get("ggml_f16", True) else []
     if fx.get("ggml_f32"):
         outs.append((f"{fx['name']}.ggml-f32.bin", ggml_whisper.TYPE_F32))
     info = {}
