@@ -1,4 +1,3 @@
-find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)
@@ -18,6 +17,7 @@ target_link_libraries(hark_openblas INTERFACE ${OPENBLAS_LIBRARY})
 
 # Audio and apps only; -DHARK_ENGINE_ONLY=ON builds core/ops/backends/model without them.
 if(NOT HARK_ENGINE_ONLY)
+  find_package(PkgConfig REQUIRED)
   find_package(CLI11 REQUIRED)
   pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
   pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
