@@ -34,6 +34,6 @@ grep -E "FAILED|PASSED|tests from.*ran" "$OUT/ops_cuda.log" | tail -15
 ./build-gpu/cuda_tests > "$OUT/cuda_tests.log" 2>&1; echo "cuda_tests rc=$?"
 grep -E "OK \]|FAILED|PASSED|rel|top1|Failure" "$OUT/cuda_tests.log" | tail -40
 compute-sanitizer --tool memcheck --error-exitcode 9 ./build-gpu/cuda_tests \
-  --gtest_filter='*Encoder*f16*:*Logits*f32*' > "$OUT/memcheck.log" 2>&1; echo "memcheck rc=$?"
+  --gtest_filter='*CudaModelTest.TeacherForcedLogitsMatchCpu*' > "$OUT/memcheck.log" 2>&1; echo "memcheck rc=$?"
 tail -5 "$OUT/memcheck.log"
 wait $py; echo "long_form rc=$?"; tail -5 "$OUT/long_form.log"
