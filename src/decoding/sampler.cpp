@@ -55,10 +55,9 @@ Rng::Rng(uint64_t seed, uint64_t stream) : engine_(mix(mix(seed) ^ stream)) {}
 double Rng::uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
 
 int sample_categorical(std::span<const float> logits, double temperature, Rng& rng) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (float v : logits) m = std::max(m, v);
-  HARK_CHECK(m > -std::numeric_limits<float>::infinity(), ErrorKind::kInternal,
-             "sample_categorical: every token is suppressed");
+  const auto top = std::max_element(logits.begin(), logits.end());
+  const float m = *top;
+  if (!(m > -std::numeric_limits<float>::infinity())) return int(top - logits.begin());
   std::vector<double> weights(logits.size());
   double total = 0;
   for (size_t i = 0; i < logits.size(); ++i) {

@@ -80,7 +80,8 @@ class Rng {
 };
 
 // Draws an index from softmax(logits / temperature) (temperature > 0); -inf entries are never
-// drawn. Throws kInternal when every entry is -inf.
+// drawn. When every entry is -inf (or the maximum is NaN) there is no distribution: it returns
+// what greedy decoding's argmax would.
 int sample_categorical(std::span<const float> logits, double temperature, Rng& rng);
 
 }  // namespace hark::decoding

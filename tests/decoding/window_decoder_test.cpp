@@ -224,17 +224,25 @@ TEST_F(WindowDecoderTest, ModelSequenceCopiesAreIndependentAndShareCrossAttentio
   EXPECT_NE(sb.self_k[0].raw(), a.state().self_k[0].raw());
   EXPECT_EQ(sb.n_past, 3);
 
-  b->step(400, lb);  // the copy moves on; the original must not notice
+  // Each writes its own position 3; were the caches shared, b's next step would read a's token.
   b->step(500, lb);
   a.step(400, la);
-  ModelSequence c(*model_, model_->begin_window(*encoder_out_));
-  for (int t : {50258, 50259, 50359, 400}) c.step(t, lc);
-  EXPECT_EQ(la, lc);
+  b->step(600, lb);
+  std::vector<float> expect_a(kVocab), expect_b(kVocab);
+  ModelSequence fresh_a(*model_, model_->begin_window(*encoder_out_));
+  for (int t : {50258, 50259, 50359, 400}) fresh_a.step(t, expect_a);
+  ModelSequence fresh_b(*model_, model_->begin_window(*encoder_out_));
+  for (int t : {50258, 50259, 50359, 500, 600}) fresh_b.step(t, expect_b);
+  EXPECT_EQ(la, expect_a);
+  EXPECT_EQ(lb, expect_b);
 
+  ModelSequence c(*model_, model_->begin_window(*encoder_out_));
+  c.step(50258, lc);
   c.assign(*b);  // c takes b's state: both continue alike
   EXPECT_EQ(c.state().n_past, 5);
-  c.step(600, lc);
-  b->step(600, lb);
+  EXPECT_EQ(c.state().cross_k[0].raw(), a.state().cross_k[0].raw());
+  c.step(700, lc);
+  b->step(700, lb);
   EXPECT_EQ(lb, lc);
 }
 
