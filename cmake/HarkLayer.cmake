@@ -22,11 +22,8 @@ function(hark_test name dir)
   add_executable(${name} ${srcs})
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARGN} hark_test_support GTest::gtest GTest::gtest_main GTest::gmock)
-  set(env "HARK_SHARED_DEFAULT=${HARK_SHARED_DIR};HARK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
-  if(NOT HARK_ENGINE_ONLY)
-    list(APPEND env "HARK_BINARY=$<TARGET_FILE:hark>")
-  endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "${env}")
+  # Paths come from hark_test_support's compile-time defaults (tests/CMakeLists.txt).
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # hark_cuda_library(NAME DIR [DEPS ...]): the CUDA layer, *.cu and *.cpp of src/DIR. Host code

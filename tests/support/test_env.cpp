@@ -15,11 +15,11 @@ static std::string env_or(const char* name, const char* fallback_env, const std:
   return dflt;
 }
 
-std::string shared_dir() { return env_or("HARK_SHARED", "HARK_SHARED_DEFAULT", "../shared"); }
+std::string shared_dir() { return env_or("HARK_SHARED", nullptr, HARK_SHARED_DIR_DEFAULT); }
 std::string asset(const std::string& name) { return shared_dir() + "/assets/" + name; }
-std::string source_dir() { return env_or("HARK_SOURCE_DIR", nullptr, "."); }
+std::string source_dir() { return env_or("HARK_SOURCE_DIR", nullptr, HARK_SOURCE_DIR_DEFAULT); }
 std::string test_data(const std::string& rel) { return source_dir() + "/tests/data/" + rel; }
-std::string hark_binary() { return env_or("HARK_BINARY", nullptr, "./hark"); }
+std::string hark_binary() { return env_or("HARK_BINARY", nullptr, HARK_BINARY_DEFAULT); }
 
 std::string temp_dir() {
   static const std::string dir = [] {
