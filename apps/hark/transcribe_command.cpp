@@ -253,11 +253,9 @@ Run add_transcribe_command(CLI::App& app) {
                   "skip a window as silence when <|nospeech|> is likelier than this and the "
                   "log-probability threshold failed (or none)")
       ->default_val("0.6");
-  cmd->add_option("--word-timestamps", args->word_timestamps,
-                  "word-level timestamps in verbose_json, srt and vtt (true|false)")
-      ->default_val("false")
-      ->expected(0, 1)
-      ->default_str("false");
+  cmd->add_flag(
+      "--word-timestamps{true}", args->word_timestamps,
+      "word-level timestamps in verbose_json, srt and vtt (--word-timestamps[=true|false])");
   cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,
                   "with word timestamps, skip silences longer than this many seconds around a "
                   "possible hallucination (or none)")

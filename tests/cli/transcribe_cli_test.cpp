@@ -124,6 +124,33 @@ TEST(TranscribeCli, OutputFileAndNoTimestamps) {
   EXPECT_EQ(srt.find("\n2\n"), std::string::npos) << srt;
 }
 
+TEST(TranscribeCli, WordTimestampsInVerboseJson) {
+  const auto r = run_hark({"transcribe", jfk(), "--model", model_dir(), "-f", "verbose_json", "-l",
+                           "en", "--word-timestamps", "--beam-size", "1",
+                           "--temperature-increment-on-fallback", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("words"));
+  ASSERT_FALSE(j.at("words").empty());
+  size_t in_segments = 0;
+  double last_start = 0;
+  for (const auto& s : j.at("segments")) {
+    for (const auto& w : s.at("words")) {
+      EXPECT_LE(w.at("start").get<double>(), w.at("end").get<double>());
+      EXPECT_GE(w.at("start").get<double>(), last_start) << "words go forward in time";
+      EXPECT_TRUE(w.contains("probability"));
+      last_start = w.at("start").get<double>();
+      ++in_segments;
+    }
+  }
+  EXPECT_EQ(in_segments, j.at("words").size());
+  // Without the flag there are no words.
+  const auto plain = run_hark({"transcribe", jfk(), "--model", model_dir(), "-f", "verbose_json",
+                               "-l", "en", "--beam-size", "1"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("words"));
+}
+
 TEST(TranscribeCli, UsageErrorsExitWith2) {
   EXPECT_EQ(run_hark({}).exit_code, 2);
   EXPECT_EQ(run_hark({"transcribe", jfk()}).exit_code, 2);  // no --model
