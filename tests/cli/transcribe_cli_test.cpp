@@ -23,6 +23,17 @@ using testing::run_hark;
 const std::string kModel = "models/tiny-v3-random";
 
 std::string model_dir() { return testing::test_data(kModel); }
+
+// `hark transcribe AUDIO --model <fixture> ARGS... --beam-size 1
+// --temperature-increment-on-fallback none`: greedy without fallback, because a random-weight model
+// fails every fallback threshold and the defaults would decode each window six times with five
+// samples (the fallback policy has its own tests in tests/pipeline).
+std::vector<std::string> transcribe(const std::string& audio, std::vector<std::string> args) {
+  std::vector<std::string> all{"transcribe", audio, "--model", model_dir()};
+  all.insert(all.end(), args.begin(), args.end());
+  all.insert(all.end(), {"--beam-size", "1", "--temperature-increment-on-fallback", "none"});
+  return all;
+}
 std::string jfk() { return testing::asset("jfk.wav"); }
 
 std::string read_file(const std::string& path) {
@@ -71,8 +82,7 @@ void edit_header(const std::string& path, const std::function<void(nlohmann::jso
 
 TEST(TranscribeCli, EveryFormatEndToEnd) {
   for (const std::string fmt : {"txt", "json", "verbose_json", "srt", "vtt", "tsv"}) {
-    const ProcessResult r =
-        run_hark({"transcribe", jfk(), "--model", model_dir(), "--format", fmt});
+    const ProcessResult r = run_hark(transcribe(jfk(), {"--format", fmt}));
     ASSERT_EQ(r.exit_code, 0) << fmt << ": " << r.err;
     EXPECT_EQ(r.err, "") << fmt;
     if (fmt == "json") {
@@ -104,8 +114,8 @@ TEST(TranscribeCli, StdinPcmGivesTheSameResultAsTheFile) {
   const size_t data = wav.find("data");
   ASSERT_NE(data, std::string::npos);
   const std::string pcm = wav.substr(data + 8);
-  const auto a = run_hark({"transcribe", jfk(), "--model", model_dir(), "-f", "verbose_json"});
-  const auto b = run_hark({"transcribe", "-", "--model", model_dir(), "-f", "verbose_json"}, pcm);
+  const auto a = run_hark(transcribe(jfk(), {"-f", "verbose_json"}));
+  const auto b = run_hark(transcribe("-", {"-f", "verbose_json"}), pcm);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
@@ -113,8 +123,7 @@ TEST(TranscribeCli, StdinPcmGivesTheSameResultAsTheFile) {
 
 TEST(TranscribeCli, OutputFileAndNoTimestamps) {
   const std::string out = testing::temp_dir() + "/out.srt";
-  const auto r = run_hark(
-      {"transcribe", jfk(), "--model", model_dir(), "-f", "srt", "--no-timestamps", "-o", out});
+  const auto r = run_hark(transcribe(jfk(), {"-f", "srt", "--no-timestamps", "-o", out}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
   // Without timestamp tokens the window is one segment starting at 0 (it ends at the last timestamp
@@ -125,9 +134,8 @@ TEST(TranscribeCli, OutputFileAndNoTimestamps) {
 }
 
 TEST(TranscribeCli, WordTimestampsInVerboseJson) {
-  const auto r = run_hark({"transcribe", jfk(), "--model", model_dir(), "-f", "verbose_json", "-l",
-                           "en", "--word-timestamps", "--beam-size", "1",
-                           "--temperature-increment-on-fallback", "none"});
+  const auto r =
+      run_hark(transcribe(jfk(), {"-f", "verbose_json", "-l", "en", "--word-timestamps"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.contains("words"));
@@ -145,8 +153,7 @@ TEST(TranscribeCli, WordTimestampsInVerboseJson) {
   }
   EXPECT_EQ(in_segments, j.at("words").size());
   // Without the flag there are no words.
-  const auto plain = run_hark({"transcribe", jfk(), "--model", model_dir(), "-f", "verbose_json",
-                               "-l", "en", "--beam-size", "1"});
+  const auto plain = run_hark(transcribe(jfk(), {"-f", "verbose_json", "-l", "en"}));
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("words"));
 }
