@@ -8,17 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "model/checkpoint.h"
-#include "model/config.h"
 
 namespace hark::bench {
-
-// tiny, base, small, medium, large-v3, large-v3-turbo. Throws kInvalidArgument listing them.
-model::ModelConfig shape_config(const std::string& name);
-const std::vector<std::string>& shape_names();
-
-// A checkpoint of fp32 tensors of the right shapes with random values (deterministic per seed).
-model::Checkpoint random_checkpoint(const model::ModelConfig& cfg, uint64_t seed);
 
 struct WorkloadOptions {
   int batch = 1;     // windows per run (processed one after another on the CPU)

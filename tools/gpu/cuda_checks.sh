@@ -7,13 +7,7 @@
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-P=/tmp/hark-deps
-mkdir -p "$P"
-for f in .device-carry/debs/*.deb; do
-  dpkg -x "$f" "$P" 2>/dev/null || (cd /tmp && ar x "$OLDPWD/$f" data.tar.xz && tar xf data.tar.xz -C "$P")
-done
-tar xzf .device-carry/openblas-headers.tgz -C "$P"
-export LD_LIBRARY_PATH="$P/usr/lib/x86_64-linux-gnu:$P/usr/lib/x86_64-linux-gnu/openblas-openmp:${LD_LIBRARY_PATH:-}"
+source tools/gpu/deps.sh
 
 ( PYTHONUNBUFFERED=1 python3 tools/reference/long_form.py --assets tools/reference/_assets \
     tests/data/models/tiny-v3-random tests/data/models/tiny-v2-random > "$OUT/long_form.log" 2>&1
@@ -21,12 +15,6 @@ export LD_LIBRARY_PATH="$P/usr/lib/x86_64-linux-gnu:$P/usr/lib/x86_64-linux-gnu/
   cp tests/data/models/tiny-v2-random/reference_longform.json "$OUT/v2_reference_longform.json" ) &
 py=$!
 
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DHARK_ENGINE_ONLY=ON \
-  -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DHARK_CUDA_ARCHITECTURES=90 \
-  -DCMAKE_PREFIX_PATH="$P/usr" \
-  -DOPENBLAS_INCLUDE_DIR="$P/usr/include/x86_64-linux-gnu/openblas-openmp" \
-  -DOPENBLAS_LIBRARY="$P/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0" \
-  > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
 ninja -C build-gpu -j16 ops_tests cuda_tests > "$OUT/build.log" 2>&1 || { grep -E "error" -A5 "$OUT/build.log" | head -60; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 ./build-gpu/ops_tests --gtest_filter='*cuda*' > "$OUT/ops_cuda.log" 2>&1; echo "ops_tests(cuda) rc=$?"
