@@ -158,6 +158,17 @@ TEST(TranscribeCli, WordTimestampsInVerboseJson) {
   EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("words"));
 }
 
+TEST(TranscribeCli, ProgressOnlyWhenAsked) {
+  // stderr is a pipe here, so `auto` prints nothing; `on` draws the percentage up to 100 %.
+  const auto quiet = run_hark(transcribe(jfk(), {"-f", "txt"}));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  const auto shown = run_hark(transcribe(jfk(), {"-f", "txt", "--progress", "on"}));
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.err.find("jfk.wav: 100%"), std::string::npos) << shown.err;
+  EXPECT_EQ(quiet.out, shown.out);
+}
+
 TEST(TranscribeCli, UsageErrorsExitWith2) {
   EXPECT_EQ(run_hark({}).exit_code, 2);
   EXPECT_EQ(run_hark({"transcribe", jfk()}).exit_code, 2);  // no --model
