@@ -65,13 +65,19 @@ AttentionWeights WhisperModel::load_attn(const Checkpoint& c, const std::string&
   return a;
 }
 
+MlpWeights WhisperModel::load_mlp(const Checkpoint& c, const std::string& p) const {
+  return {load_ln(c, p + ".final_layer_norm"), load(c, p + ".fc1.weight"), load(c, p + ".fc1.bias"),
+          load(c, p + ".fc2.weight"), load(c, p + ".fc2.bias")};
+}
+
 Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
   return Tensor::empty_on(place_.device, place_.dtype, {rows, cols});
 }
 
 // x += fc2(gelu(fc1(ln(x))))
-void WhisperModel::mlp_block(const LayerNormWeights& ln, const Tensor& fc1_w, const Tensor& fc1_b,
-                             const Tensor& fc2_w, const Tensor& fc2_b, Tensor& x) const {
+void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x) const {
+  const LayerNormWeights& ln = w.ln;
+  const Tensor &fc1_w = w.fc1_w, &fc1_b = w.fc1_b, &fc2_w = w.fc2_w, &fc2_b = w.fc2_b;
   const int64_t n = x.dim(0);
   Tensor h = alloc(n, x.dim(1));
   layer_norm(x, ln, cfg_.layer_norm_eps, h);
@@ -96,11 +102,7 @@ WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
     EncoderLayer l;
     l.attn_ln = load_ln(c, p + ".self_attn_layer_norm");
     l.attn = load_attn(c, p + ".self_attn");
-    l.mlp_ln = load_ln(c, p + ".final_layer_norm");
-    l.fc1_w = load(c, p + ".fc1.weight");
-    l.fc1_b = load(c, p + ".fc1.bias");
-    l.fc2_w = load(c, p + ".fc2.weight");
-    l.fc2_b = load(c, p + ".fc2.bias");
+    l.mlp = load_mlp(c, p);
     enc_layers_.push_back(std::move(l));
   }
   enc_ln_ = load_ln(c, "encoder.layer_norm");
@@ -113,11 +115,7 @@ WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
     l.self_attn = load_attn(c, p + ".self_attn");
     l.cross_ln = load_ln(c, p + ".encoder_attn_layer_norm");
     l.cross_attn = load_attn(c, p + ".encoder_attn");
-    l.mlp_ln = load_ln(c, p + ".final_layer_norm");
-    l.fc1_w = load(c, p + ".fc1.weight");
-    l.fc1_b = load(c, p + ".fc1.bias");
-    l.fc2_w = load(c, p + ".fc2.weight");
-    l.fc2_b = load(c, p + ".fc2.bias");
+    l.mlp = load_mlp(c, p);
     dec_layers_.push_back(std::move(l));
   }
   dec_ln_ = load_ln(c, "decoder.layer_norm");
@@ -158,7 +156,7 @@ void WhisperModel::encoder_layer(const EncoderLayer& l, Tensor& x) const {
   ops::attention(q, k, v, cfg_.n_audio_head, -1, a);
   ops::linear(a, l.attn.o_w, &l.attn.o_b, h);
   ops::add_(x, h);
-  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, x);
+  mlp_block(l.mlp, x);
 }
 
 DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
@@ -243,7 +241,7 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
   ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
   ops::add_(x, h);
-  mlp_block(l.mlp_ln, l.fc1_w, l.fc1_b, l.fc2_w, l.fc2_b, x);
+  mlp_block(l.mlp, x);
 }
 
 }  // namespace hark::model

@@ -23,11 +23,16 @@ struct LayerNormWeights {
   Tensor gamma, beta;
 };
 
+// The feed-forward block of every layer: x += fc2(gelu(fc1(ln(x)))).
+struct MlpWeights {
+  LayerNormWeights ln;
+  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+};
+
 struct EncoderLayer {
   LayerNormWeights attn_ln;
   AttentionWeights attn;
-  LayerNormWeights mlp_ln;
-  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+  MlpWeights mlp;
 };
 
 struct DecoderLayer {
@@ -35,8 +40,7 @@ struct DecoderLayer {
   AttentionWeights self_attn;
   LayerNormWeights cross_ln;
   AttentionWeights cross_attn;
-  LayerNormWeights mlp_ln;
-  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+  MlpWeights mlp;
 };
 
 // Where a model's weights and activations live, and in which precision.
@@ -95,10 +99,10 @@ class WhisperModel {
   Tensor load(const Checkpoint& c, const std::string& name) const;
   LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;
   AttentionWeights load_attn(const Checkpoint& c, const std::string& prefix) const;
+  MlpWeights load_mlp(const Checkpoint& c, const std::string& layer_prefix) const;
   Tensor place(const Tensor& t) const;  // any float tensor -> the placement's device and dtype
   Tensor alloc(int64_t rows, int64_t cols) const;
-  void mlp_block(const LayerNormWeights& ln, const Tensor& fc1_w, const Tensor& fc1_b,
-                 const Tensor& fc2_w, const Tensor& fc2_b, Tensor& x) const;
+  void mlp_block(const MlpWeights& w, Tensor& x) const;
   void encoder_layer(const EncoderLayer& l, Tensor& x) const;
   void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
 };
