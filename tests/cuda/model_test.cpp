@@ -99,6 +99,8 @@ struct PrecisionCase {
   double tolerance;
 };
 
+void PrintTo(const PrecisionCase& c, std::ostream* os) { *os << c.name; }
+
 class CudaModelTest : public ::testing::TestWithParam<PrecisionCase> {
  protected:
   void SetUp() override {

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct BackendCase {
   double tolerance;                                            // bound on ||got - ref|| / ||ref||
   backends::cpu::Isa cpu_isa = backends::cpu::Isa::kBaseline;  // kCpu: the vector ISA level
 };
+
+// gtest prints the case by name (not as bytes) in test listings and failures.
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 // Every backend/dtype this build can test on this machine (every CPU ISA level up to the best).
 const std::vector<BackendCase>& backends();
