@@ -76,18 +76,7 @@ Times run_window(const model::WhisperModel& m, const Tensor& mel, const model::G
   Tensor enc = m.encode(mel);
   sync(dev);
   const double t1 = now_ms();
-  model::DecoderState st = m.begin_window(enc);
-  std::vector<int> prompt{g.sot};
-  if (g.is_multilingual) prompt.insert(prompt.end(), {*g.language_token("en"), g.transcribe});
-  prompt.push_back(g.timestamp_begin);
-  Tensor logits = m.decode(st, prompt);
-  const int n_vocab = int(logits.dim(-1));
-  for (int i = 0; i < tokens; ++i) {
-    float* row = logits.data<float>();
-    row[g.eot] = -std::numeric_limits<float>::infinity();
-    const int next = int(std::max_element(row, row + n_vocab) - row);
-    if (i + 1 < tokens) logits = m.decode(st, std::span<const int>(&next, 1));
-  }
+  decode_standard_tokens(m, g, enc, tokens);
   sync(dev);
   return {t1 - t0, now_ms() - t1};
 }

@@ -1,5 +1,8 @@
 #include "bench/shapes.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "core/error.h"
 
 namespace hark::bench {
@@ -29,6 +32,22 @@ struct Rng {
 };
 
 }  // namespace
+
+void decode_standard_tokens(const model::WhisperModel& m, const model::GenerationConfig& g,
+                            const Tensor& encoder_out, int tokens) {
+  model::DecoderState st = m.begin_window(encoder_out);
+  std::vector<int> prompt{g.sot};
+  if (g.is_multilingual) prompt.insert(prompt.end(), {*g.language_token("en"), g.transcribe});
+  prompt.push_back(g.timestamp_begin);
+  Tensor logits = m.decode(st, prompt);
+  const int64_t n_vocab = logits.dim(-1);
+  for (int i = 0; i < tokens; ++i) {
+    float* row = logits.data<float>();
+    row[g.eot] = -std::numeric_limits<float>::infinity();
+    const int next = int(std::max_element(row, row + n_vocab) - row);
+    if (i + 1 < tokens) logits = m.decode(st, std::span<const int>(&next, 1));
+  }
+}
 
 void fill_uniform(float* p, size_t n, float scale, uint64_t seed) {
   Rng rng{seed};

@@ -10,6 +10,7 @@
 
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/whisper_model.h"
 
 namespace hark::bench {
 
@@ -19,6 +20,11 @@ const std::vector<std::string>& shape_names();
 
 // A checkpoint of fp32 tensors of the right shapes with random values (deterministic per seed).
 model::Checkpoint random_checkpoint(const model::ModelConfig& cfg, uint64_t seed);
+
+// The workload's decoding: <|startoftranscript|>[<|en|><|transcribe|>]<|0.00|>, then `tokens`
+// greedy tokens with <|endoftext|> suppressed (the last one is sampled but not fed back).
+void decode_standard_tokens(const model::WhisperModel& m, const model::GenerationConfig& g,
+                            const Tensor& encoder_out, int tokens);
 
 // n uniform values in [-scale, scale], deterministic per seed.
 void fill_uniform(float* p, size_t n, float scale, uint64_t seed);

@@ -27,7 +27,6 @@ StageTimes run_once(const model::WhisperModel& m, const Tensor& filters, const m
                     const std::vector<float>& pcm, int batch, int n_tokens) {
   StageTimes t;
   const auto& g = c.generation;
-  const int n_vocab = c.config.n_vocab;
   for (int b = 0; b < batch; ++b) {
     auto t0 = std::chrono::steady_clock::now();
     Tensor mel = audio::log_mel_spectrogram(pcm, filters);
@@ -36,17 +35,7 @@ StageTimes run_once(const model::WhisperModel& m, const Tensor& filters, const m
     Tensor enc = m.encode(mel);
     t.encoder_ms += ms_since(t0);
     t0 = std::chrono::steady_clock::now();
-    model::DecoderState st = m.begin_window(enc);
-    std::vector<int> prompt{g.sot};
-    if (g.is_multilingual) prompt.insert(prompt.end(), {*g.language_token("en"), g.transcribe});
-    prompt.push_back(g.timestamp_begin);
-    Tensor logits = m.decode(st, prompt);
-    for (int i = 0; i < n_tokens; ++i) {
-      float* row = logits.data<float>();
-      row[g.eot] = -std::numeric_limits<float>::infinity();
-      const int next = int(std::max_element(row, row + n_vocab) - row);
-      if (i + 1 < n_tokens) logits = m.decode(st, std::span<const int>(&next, 1));
-    }
+    decode_standard_tokens(m, g, enc, n_tokens);
     t.decoder_ms += ms_since(t0);
   }
   t.total_ms = t.mel_ms + t.encoder_ms + t.decoder_ms;

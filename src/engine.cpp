@@ -184,7 +184,7 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
     switch (job->kind) {
       case pipeline::WindowJob::Kind::kDetectLanguage: {
         // OpenAI detects on the first 30 s of the padded mel (not zero-padded in the mel domain).
-        model::DecoderState st = model->begin_window(model->encode(window_of(mel, 0, 3000)));
+        model::DecoderState st = model->begin_window(encode(0, pipeline::kWindowFrames));
         const auto probs = decoder->detect_language(st);
         const auto best = std::max_element(probs.begin(), probs.end(),
                                            [](auto& a, auto& b) { return a.second < b.second; });

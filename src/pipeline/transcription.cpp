@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "decoding/word_timing.h"
 #include "pipeline/segments.h"
 
 namespace hark::pipeline {
@@ -14,15 +15,6 @@ constexpr int kInputStride = 2;  // mel frames per timestamp step (20 ms)
 
 bool is_blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
-}
-
-// The end of the last word of the last segment that has words, else the last segment's end.
-std::optional<double> get_end(const std::vector<Segment>& segs) {
-  for (auto s = segs.rbegin(); s != segs.rend(); ++s) {
-    if (!s->words.empty()) return s->words.back().end;
-  }
-  if (segs.empty()) return std::nullopt;
-  return segs.back().end;
 }
 
 const std::string kPunctuation =
@@ -267,13 +259,13 @@ void Transcription::after_alignment() {
   const double window_end = (previous_seek_ + kWindowFrames) * kSecondsPerFrame;
   std::vector<Segment>& segs = window_segments_;
   if (!single_timestamp_ending_) {
-    const auto end = get_end(segs);
+    const auto end = decoding::segments_end(segs);
     if (end && *end > time_offset) seek_ = to_frames(*end);
   }
   if (o_.hallucination_silence_threshold) {
     const double threshold = *o_.hallucination_silence_threshold;
     if (!single_timestamp_ending_) {
-      const auto end = get_end(segs);
+      const auto end = decoding::segments_end(segs);
       if (end && *end > time_offset) {
         seek_ = window_end - *end > threshold ? to_frames(*end) : previous_seek_ + segment_size;
       }
@@ -311,7 +303,7 @@ void Transcription::after_alignment() {
       hal_last_end = segs[i].end;
     }
   }
-  if (const auto end = get_end(segs)) last_speech_timestamp_ = *end;
+  if (const auto end = decoding::segments_end(segs)) last_speech_timestamp_ = *end;
   commit_window();
 }
 
