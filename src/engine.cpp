@@ -1,5 +1,5 @@
-// The CPU engine behind include/hark/engine.h: checkpoint + fp32 model + tokenizer + mel filters,
-// loaded once. transcribe() computes the log-mel of the whole input once (OpenAI pads 30 s of
+// The engine behind include/hark/engine.h: checkpoint + model (fp32 on the CPU, or fp32/fp16/bf16
+// on one GPU) + tokenizer + mel filters, loaded once. transcribe() computes the log-mel of the whole input once (OpenAI pads 30 s of
 // zeros first), then runs the jobs of a pipeline::Transcription: language detection, window
 // decoding (with fallback) and word alignment, each on the window's encoder output.
 #include "hark/engine.h"
@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 
 #include "audio/decode.h"
 #include "audio/mel.h"
 #include "core/error.h"
 #include "decoding/alignment_heads.h"
+#include "hark/devices.h"
 #include "decoding/window_decoder.h"
 #include "decoding/word_timing.h"
 #include "model/checkpoint.h"
@@ -21,6 +23,10 @@
 #include "ops/ops.h"
 #include "pipeline/transcription.h"
 #include "text/tokenizer.h"
+
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
 
 namespace hark {
 
@@ -32,6 +38,10 @@ struct Engine::Impl {
   decoding::AlignmentHeads heads;
   Tensor mel_filters;
   ModelInfo info;
+  // The GPU backend runs one stream: requests take turns on it (batching across requests is the
+  // scheduler's job). CPU requests run concurrently.
+  bool on_gpu = false;
+  mutable std::mutex gpu_mutex;
 
   Result run(std::span<const float> pcm, const TranscribeOptions& o) const;
 };
@@ -49,7 +59,6 @@ ModelInfo describe(const model::Checkpoint& c, const std::string& path) {
   i.path = path;
   i.format = c.format;
   i.size_name = c.config.size_name();
-  i.device = "cpu";
   i.n_vocab = c.config.n_vocab;
   i.n_mels = c.config.n_mels;
   i.d_model = c.config.n_audio_state;
@@ -128,79 +137,181 @@ Tensor window_of(const Tensor& mel, int seek, int size) {
 
 }  // namespace
 
+struct Placement {
+  model::ModelPlacement placement;
+  std::string device;  // cpu | cuda:N
+  std::string device_name;
+};
+
+DType parse_compute_type(const std::string& t, bool gpu) {
+  if (t == "default") return gpu ? DType::kF16 : DType::kF32;
+  if (t == "float32") return DType::kF32;
+  if (t == "float16") return DType::kF16;
+  if (t == "bfloat16") return DType::kBF16;
+  if (t == "int8_float16" || t == "int8") {
+    throw_error(ErrorKind::kUnsupported, "compute type '{}' is not implemented yet", t);
+  }
+  throw_error(ErrorKind::kInvalidArgument,
+              "unknown compute type '{}' (use default, float32, float16 or bfloat16)", t);
+}
+
+std::string compute_type_name(DType d) {
+  switch (d) {
+    case DType::kF16: return "float16";
+    case DType::kBF16: return "bfloat16";
+    default: return "float32";
+  }
+}
+
+// -1: any/auto, -2: the CPU, N >= 0: cuda:N.
+int parse_device(const std::string& d) {
+  if (d == "auto") return -1;
+  if (d == "cpu") return -2;
+  if (d == "cuda" || d == "gpu") return 0;
+  if (d.rfind("cuda:", 0) == 0) {
+    int n = -1;
+    const char* b = d.data() + 5;
+    const auto [end, ec] = std::from_chars(b, d.data() + d.size(), n);
+    if (ec == std::errc() && end == d.data() + d.size() && n >= 0) return n;
+  }
+  throw_error(ErrorKind::kInvalidArgument, "unknown device '{}' (use auto, cpu, cuda or cuda:N)",
+              d);
+}
+
+std::string cpu_name(int threads) {
+  return fmt::format("CPU ({} thread{})", threads, threads == 1 ? "" : "s");
+}
+
+Placement choose_placement(const EngineOptions& o) {
+  const int want = parse_device(o.device);
+  Placement p;
+  if (want == -2 || (want == -1 && !list_gpus().size())) {
+    if (want == -1) spdlog::info("no usable GPU ({}); running on the CPU", gpu_unavailable_reason());
+    const DType dt = parse_compute_type(o.compute_type, false);
+    HARK_CHECK(dt == DType::kF32, ErrorKind::kUnsupported,
+               "the CPU runs float32 only (asked for compute type '{}')", o.compute_type);
+    p.device = "cpu";
+    p.device_name = cpu_name(ops::num_threads());
+    return p;
+  }
+#ifdef HARK_HAVE_CUDA
+  const int index = want < 0 ? 0 : want;
+  const std::string reason = gpu_unavailable_reason();
+  HARK_CHECK(reason.empty(), ErrorKind::kUnsupported, "device '{}' cannot be used: {}", o.device,
+             reason);
+  backends::cuda::select_device(index);
+  p.placement = {Device::kCuda, parse_compute_type(o.compute_type, true)};
+  p.device = fmt::format("cuda:{}", index);
+  p.device_name = backends::cuda::device_properties(index).name;
+  return p;
+#else
+  throw_error(ErrorKind::kUnsupported, "device '{}' cannot be used: {}", o.device,
+              gpu_unavailable_reason());
+#endif
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
-  HARK_CHECK(o.device == "auto" || o.device == "cpu", ErrorKind::kUnsupported,
-             "device '{}' is not available in this build (use auto or cpu)", o.device);
   HARK_CHECK(o.threads >= 0, ErrorKind::kInvalidArgument, "threads must be >= 0, got {}",
              o.threads);
   ops::set_num_threads(o.threads);
   const auto t0 = std::chrono::steady_clock::now();
+  const Placement where = choose_placement(o);
   auto impl = std::make_unique<Impl>();
   impl->checkpoint = model::load_checkpoint(o.model_path);
   const model::Checkpoint& c = impl->checkpoint;
   impl->tokenizer = std::make_unique<text::Tokenizer>(
       text::Tokenizer::for_model(o.model_path, o.tokenizer_path, c.ggml_vocab, c.config.n_vocab));
   impl->tokenizer->set_generation_config(c.generation);
-  impl->model = std::make_unique<model::WhisperModel>(c);
+  impl->model = std::make_unique<model::WhisperModel>(c, where.placement);
+  impl->on_gpu = where.placement.device == Device::kCuda;
   impl->decoder = std::make_unique<decoding::WindowDecoder>(*impl->model, *impl->tokenizer);
   impl->heads = decoding::resolve_alignment_heads(c.config, c.generation, c.format == "ggml");
   impl->mel_filters = c.mel_filters ? *c.mel_filters : audio::mel_filterbank(c.config.n_mels);
   if (impl->mel_filters.dtype() != DType::kF32) impl->mel_filters = impl->mel_filters.to_f32();
   impl->info = describe(c, o.model_path);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("loaded {} ({} {}, d_model {}, {}+{} layers) in {:.0f} ms", o.model_path,
-               impl->info.format, impl->info.size_name, impl->info.d_model,
-               impl->info.encoder_layers, impl->info.decoder_layers, ms);
+  impl->info.device = where.device;
+  impl->info.device_name = where.device_name;
+  impl->info.compute_type = compute_type_name(where.placement.dtype);
+  spdlog::info("loaded {} ({} {}, d_model {}, {}+{} layers) on {} ({}, {}) in {:.0f} ms",
+               o.model_path, impl->info.format, impl->info.size_name, impl->info.d_model,
+               impl->info.encoder_layers, impl->info.decoder_layers, impl->info.device,
+               impl->info.device_name, impl->info.compute_type, ms_since(t0));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 const ModelInfo& Engine::info() const { return impl_->info; }
 
 Result Engine::transcribe(std::span<const float> pcm, const TranscribeOptions& o) const {
+  if (!impl_->on_gpu) return impl_->run(pcm, o);
+  std::unique_lock lock(impl_->gpu_mutex);
   return impl_->run(pcm, o);
 }
 
 Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o) const {
   HARK_CHECK(!pcm.empty(), ErrorKind::kInvalidAudio, "the audio holds no samples");
+  const auto t_start = std::chrono::steady_clock::now();
+  StageTimings times;
   const int content_frames = int(pcm.size() / audio::kHopLength);
   pipeline::Transcription t(to_pipeline(o, *tokenizer, checkpoint.config.n_vocab), *tokenizer,
                             content_frames, checkpoint.config.n_text_ctx);
   const Tensor mel = audio::log_mel_spectrogram(pcm, mel_filters, audio::kChunkSamples);
+  times.mel_ms = ms_since(t_start);
   int encoded_seek = -1, encoded_size = -1;
   Tensor enc;
   auto encode = [&](int seek, int size) -> const Tensor& {
     if (seek != encoded_seek || size != encoded_size) {
+      const auto t0 = std::chrono::steady_clock::now();
       enc = model->encode(window_of(mel, seek, size));
+      times.encoder_ms += ms_since(t0);
       encoded_seek = seek;
       encoded_size = size;
     }
     return enc;
   };
   while (const pipeline::WindowJob* job = t.next()) {
+    if (o.cancelled && o.cancelled()) {
+      throw_error(ErrorKind::kCancelled, "transcription cancelled after {:.1f} s of {:.1f} s",
+                  t.progress() * double(pcm.size()) / audio::kSampleRate,
+                  double(pcm.size()) / audio::kSampleRate);
+    }
     switch (job->kind) {
       case pipeline::WindowJob::Kind::kDetectLanguage: {
         // OpenAI detects on the first 30 s of the padded mel (not zero-padded in the mel domain).
-        model::DecoderState st = model->begin_window(encode(0, pipeline::kWindowFrames));
+        const Tensor& window_enc = encode(0, pipeline::kWindowFrames);
+        const auto t0 = std::chrono::steady_clock::now();
+        model::DecoderState st = model->begin_window(window_enc);
         const auto probs = decoder->detect_language(st);
         const auto best = std::max_element(probs.begin(), probs.end(),
                                            [](auto& a, auto& b) { return a.second < b.second; });
         t.on_language(best->first);
+        times.decoder_ms += ms_since(t0);
         break;
       }
-      case pipeline::WindowJob::Kind::kDecode:
-        t.on_decoded(decoder->decode(encode(job->seek, job->segment_size), job->options));
+      case pipeline::WindowJob::Kind::kDecode: {
+        const Tensor& window_enc = encode(job->seek, job->segment_size);
+        const auto t0 = std::chrono::steady_clock::now();
+        t.on_decoded(decoder->decode(window_enc, job->options));
+        times.decoder_ms += ms_since(t0);
+        ++times.windows;
         if (o.on_progress) o.on_progress(t.progress());
         break;
+      }
       case pipeline::WindowJob::Kind::kAlign: {
+        const Tensor& window_enc = encode(job->seek, job->segment_size);
+        const auto t0 = std::chrono::steady_clock::now();
         const auto sot = decoder->sot_sequence(t.language(), parse_task(o.task), true);
         decoding::add_word_timestamps(*job->segments, *model, *tokenizer,
-                                      encode(job->seek, job->segment_size), sot, job->segment_size,
-                                      t.language(), heads, job->last_speech_timestamp);
+                                      window_enc, sot, job->segment_size, t.language(), heads,
+                                      job->last_speech_timestamp);
         t.on_aligned();
+        times.alignment_ms += ms_since(t0);
         break;
       }
     }
@@ -208,6 +319,8 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
   if (o.on_progress) o.on_progress(1.0);
   Result r = t.result();
   r.duration = double(pcm.size()) / audio::kSampleRate;
+  times.total_ms = ms_since(t_start);
+  r.timings = times;
   return r;
 }
 

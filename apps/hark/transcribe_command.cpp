@@ -276,7 +276,13 @@ Run add_transcribe_command(CLI::App& app) {
   cmd->add_option("-t,--threads", args->engine.threads, "CPU threads (0: all cores)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--device", args->engine.device, "auto or cpu")->default_val("auto");
+  cmd->add_option("--device", args->engine.device,
+                  "auto | cpu | cuda | cuda:N (auto: GPU 0 when usable, else the CPU)")
+      ->default_val("auto");
+  cmd->add_option("--compute-type", args->engine.compute_type,
+                  "default | float32 | float16 | bfloat16 (default: float16 on a GPU, float32 "
+                  "on the CPU)")
+      ->default_val("default");
   cmd->add_option("-o,--output", args->output, "write the result to this file instead of stdout");
   cmd->add_option("--output-dir", args->output_dir, "write one file per input into this directory");
   return [args] { return run_transcribe(*args); };

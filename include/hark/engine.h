@@ -15,10 +15,15 @@
 namespace hark {
 
 struct EngineOptions {
-  std::string model_path;       // HF directory, .safetensors file, or whisper.cpp ggml .bin
-  std::string tokenizer_path;   // optional: tokenizer.json, or a .tiktoken file
-  int threads = 0;              // CPU threads; 0: all cores
-  std::string device = "auto";  // auto | cpu (cuda comes with the CUDA backend)
+  std::string model_path;      // HF directory, .safetensors file, or whisper.cpp ggml .bin
+  std::string tokenizer_path;  // optional: tokenizer.json, or a .tiktoken file
+  int threads = 0;             // CPU threads; 0: all cores
+  // auto | cpu | cuda | cuda:N. auto takes GPU 0 when one can be used, else the CPU (with one
+  // info log line saying why); cuda and cuda:N fail with Error(kUnsupported) when they cannot.
+  std::string device = "auto";
+  // default | float32 | float16 | bfloat16. default: float16 on a GPU, float32 on the CPU (the
+  // only type the CPU runs).
+  std::string compute_type = "default";
 };
 
 // Transcription options, named and defaulted as openai-whisper's CLI (see docs/CLI.md).
@@ -46,13 +51,18 @@ struct TranscribeOptions {
   uint64_t seed = 0;  // sampling seed (temperature > 0)
   // Called after each window with the fraction of the audio done (0..1).
   std::function<void(double)> on_progress;
+  // Polled before each window's work; when it returns true, transcribe() stops and throws
+  // Error(kCancelled) (a client that went away, a deadline that passed).
+  std::function<bool()> cancelled;
 };
 
 struct ModelInfo {
   std::string path;
   std::string format;     // safetensors | ggml
   std::string size_name;  // tiny, base, ..., large-v3-turbo, custom
-  std::string device;     // cpu
+  std::string device;        // cpu | cuda:N
+  std::string compute_type;  // float32 | float16 | bfloat16
+  std::string device_name;   // "NVIDIA H100 80GB HBM3", or "CPU (N threads)"
   int n_vocab = 0;
   int n_mels = 0;
   int d_model = 0;

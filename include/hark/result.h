@@ -29,6 +29,17 @@ struct Segment {
   std::vector<Word> words;  // filled only with word timestamps
 };
 
+// Wall time spent in each stage of one transcribe() call, in milliseconds (seed 004's
+// performance_metrics). Audio decoding happens before transcribe(); callers time it themselves.
+struct StageTimings {
+  double mel_ms = 0;
+  double encoder_ms = 0;
+  double decoder_ms = 0;  // language detection and window decoding, fallbacks included
+  double alignment_ms = 0;  // word timestamps
+  double total_ms = 0;
+  int windows = 0;  // decoded windows (each fallback counts once)
+};
+
 struct Result {
   std::string text;
   std::string language;  // ISO code ("en")
@@ -36,6 +47,7 @@ struct Result {
   std::vector<Segment> segments;
   bool has_words = false;
   std::string task = "transcribe";
+  StageTimings timings;
 };
 
 }  // namespace hark

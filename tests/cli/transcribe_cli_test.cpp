@@ -10,6 +10,7 @@
 #include <functional>
 #include <sstream>
 
+#include "hark/devices.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -267,6 +268,36 @@ TEST(TranscribeCli, BadAudio) {
     expect_clean_error(run_hark({"transcribe", dir + "/" + name, "--model", model_dir()}), name);
   }
   expect_clean_error(run_hark({"transcribe", "-", "--model", model_dir()}, "abc"), "stdin");
+}
+
+TEST(TranscribeCli, DeviceAndComputeTypeChoices) {
+  // The CPU takes float32 only; an unknown device or compute type names the culprit.
+  expect_clean_error(
+      run_hark({"transcribe", jfk(), "--model", model_dir(), "--compute-type", "float16",
+                "--device", "cpu"}),
+      "float32 only");
+  expect_clean_error(run_hark({"transcribe", jfk(), "--model", model_dir(), "--device", "tpu"}),
+                     "tpu");
+  expect_clean_error(
+      run_hark({"transcribe", jfk(), "--model", model_dir(), "--compute-type", "float8"}),
+      "float8");
+  // An explicit CPU device transcribes like the default on a machine without a usable GPU.
+  const auto cpu = run_hark(transcribe(jfk(), {"-f", "json", "--device", "cpu"}));
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_NE(cpu.out.find("\"text\""), std::string::npos);
+}
+
+TEST(TranscribeCli, CudaWithoutAUsableGpuFailsWithOneLine) {
+  if (!hark::gpu_unavailable_reason().empty()) {
+    expect_clean_error(run_hark({"transcribe", jfk(), "--model", model_dir(), "--device", "cuda"}),
+                       "cannot be used");
+    expect_clean_error(
+        run_hark({"transcribe", jfk(), "--model", model_dir(), "--device", "cuda:3"}), "cuda:3");
+  } else {
+    // With a GPU, a device index past the last one is refused by name.
+    expect_clean_error(
+        run_hark({"transcribe", jfk(), "--model", model_dir(), "--device", "cuda:99"}), "99");
+  }
 }
 
 }  // namespace

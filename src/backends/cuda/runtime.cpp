@@ -44,12 +44,22 @@ struct Context {
   ErrorKind failure_kind = ErrorKind::kInternal;
 };
 
+std::mutex g_device_mutex;
+int g_device = 0;
+bool g_device_fixed = false;  // the context exists (or was tried): the device can no longer change
+
 Context& context() {
   static Context ctx;
   static std::once_flag once;
   std::call_once(once, [] {
+    int device = 0;
+    {
+      std::lock_guard lock(g_device_mutex);
+      g_device_fixed = true;
+      device = g_device;
+    }
     try {
-      check(cudaSetDevice(0), "cudaSetDevice(0)");
+      check(cudaSetDevice(device), "cudaSetDevice");
       check(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking), "cudaStreamCreate");
       check(cublasCreate(&ctx.cublas), "cublasCreate");
       check(cublasSetStream(ctx.cublas, ctx.stream), "cublasSetStream");
@@ -65,8 +75,26 @@ Context& context() {
 
 }  // namespace
 
-cudaStream_t stream() { return context().stream; }
-cublasHandle_t cublas() { return context().cublas; }
+// The CUDA current device is per host thread: each thread that reaches the backend selects the
+// process's device once before its first launch.
+void bind_thread(int device) {
+  thread_local bool bound = false;
+  if (!bound) {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    bound = true;
+  }
+}
+
+cudaStream_t stream() {
+  Context& ctx = context();
+  bind_thread(g_device);
+  return ctx.stream;
+}
+cublasHandle_t cublas() {
+  Context& ctx = context();
+  bind_thread(g_device);
+  return ctx.cublas;
+}
 
 }  // namespace detail
 
@@ -80,6 +108,63 @@ int device_count() {
 }
 
 bool available() { return device_count() > 0; }
+
+std::string unavailable_reason() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return fmt::format("{} ({})", cudaGetErrorString(err), cudaGetErrorName(err));
+  }
+  return n > 0 ? std::string() : std::string("no CUDA device");
+}
+
+void select_device(int index) {
+  const int n = device_count();
+  if (index < 0 || index >= n) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("CUDA device {} does not exist ({} device{} found)", index, n,
+                            n == 1 ? "" : "s"));
+  }
+  std::lock_guard lock(detail::g_device_mutex);
+  if (detail::g_device_fixed && detail::g_device != index) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("this process already uses CUDA device {}; one process serves one "
+                            "device (asked for {})",
+                            detail::g_device, index));
+  }
+  detail::g_device = index;
+}
+
+int current_device() {
+  std::lock_guard lock(detail::g_device_mutex);
+  return detail::g_device;
+}
+
+DeviceProperties device_properties(int index) {
+  const int n = device_count();
+  if (index < 0 || index >= n) {
+    throw Error(ErrorKind::kUnsupported, fmt::format("CUDA device {} does not exist", index));
+  }
+  cudaDeviceProp p{};
+  detail::check(cudaGetDeviceProperties(&p, index), "cudaGetDeviceProperties");
+  DeviceProperties d;
+  d.name = p.name;
+  d.cc_major = p.major;
+  d.cc_minor = p.minor;
+  d.sm_count = p.multiProcessorCount;
+  d.memory_total = p.totalGlobalMem;
+  // cudaMemGetInfo reports the current device: ask the device in use, else fall back to the total.
+  if (index == current_device()) {
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) {
+      d.memory_free = free;
+    } else {
+      (void)cudaGetLastError();
+    }
+  }
+  return d;
+}
 
 std::string device_description() {
   if (!available()) return "no CUDA device";

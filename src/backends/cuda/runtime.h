@@ -10,6 +10,24 @@ namespace hark::backends::cuda {
 
 // True when a CUDA device can be used (driver present, at least one device).
 bool available();
+// Why no device can be used ("no CUDA driver", "no CUDA device"); empty when one can.
+std::string unavailable_reason();
+// Chooses the device this process's backend uses (default 0). Must come before the first use of
+// the backend; afterwards only the same index is accepted. Throws Error(kUnsupported) for an index
+// outside [0, device_count()).
+void select_device(int index);
+// The device in use (or to be used).
+int current_device();
+
+struct DeviceProperties {
+  std::string name;
+  int cc_major = 0, cc_minor = 0;
+  int sm_count = 0;
+  size_t memory_total = 0;  // bytes
+  size_t memory_free = 0;   // bytes, from cudaMemGetInfo (all processes)
+};
+// Properties of device `index`; throws Error(kUnsupported) when it does not exist.
+DeviceProperties device_properties(int index);
 // Number of usable devices (0 without driver or device).
 int device_count();
 // One line for logs: "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB, CUDA runtime 13.0)".
