@@ -1,7 +1,8 @@
 // The engine behind include/hark/engine.h: checkpoint + model (fp32 on the CPU, or fp32/fp16/bf16
-// on one GPU) + tokenizer + mel filters, loaded once. transcribe() computes the log-mel of the whole input once (OpenAI pads 30 s of
-// zeros first), then runs the jobs of a pipeline::Transcription: language detection, window
-// decoding (with fallback) and word alignment, each on the window's encoder output.
+// on one GPU) + tokenizer + mel filters, loaded once. transcribe() computes the log-mel of the
+// whole input once (OpenAI pads 30 s of zeros first), then runs the jobs of a
+// pipeline::Transcription: language detection, window decoding (with fallback) and word alignment,
+// each on the window's encoder output.
 #include "hark/engine.h"
 
 #include <spdlog/spdlog.h>
@@ -15,9 +16,9 @@
 #include "audio/mel.h"
 #include "core/error.h"
 #include "decoding/alignment_heads.h"
-#include "hark/devices.h"
 #include "decoding/window_decoder.h"
 #include "decoding/word_timing.h"
+#include "hark/devices.h"
 #include "model/checkpoint.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
@@ -186,7 +187,8 @@ Placement choose_placement(const EngineOptions& o) {
   const int want = parse_device(o.device);
   Placement p;
   if (want == -2 || (want == -1 && !list_gpus().size())) {
-    if (want == -1) spdlog::info("no usable GPU ({}); running on the CPU", gpu_unavailable_reason());
+    if (want == -1)
+      spdlog::info("no usable GPU ({}); running on the CPU", gpu_unavailable_reason());
     const DType dt = parse_compute_type(o.compute_type, false);
     HARK_CHECK(dt == DType::kF32, ErrorKind::kUnsupported,
                "the CPU runs float32 only (asked for compute type '{}')", o.compute_type);
@@ -307,8 +309,8 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
         const Tensor& window_enc = encode(job->seek, job->segment_size);
         const auto t0 = std::chrono::steady_clock::now();
         const auto sot = decoder->sot_sequence(t.language(), parse_task(o.task), true);
-        decoding::add_word_timestamps(*job->segments, *model, *tokenizer,
-                                      window_enc, sot, job->segment_size, t.language(), heads,
+        decoding::add_word_timestamps(*job->segments, *model, *tokenizer, window_enc, sot,
+                                      job->segment_size, t.language(), heads,
                                       job->last_speech_timestamp);
         t.on_aligned();
         times.alignment_ms += ms_since(t0);

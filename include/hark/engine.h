@@ -58,8 +58,8 @@ struct TranscribeOptions {
 
 struct ModelInfo {
   std::string path;
-  std::string format;     // safetensors | ggml
-  std::string size_name;  // tiny, base, ..., large-v3-turbo, custom
+  std::string format;        // safetensors | ggml
+  std::string size_name;     // tiny, base, ..., large-v3-turbo, custom
   std::string device;        // cpu | cuda:N
   std::string compute_type;  // float32 | float16 | bfloat16
   std::string device_name;   // "NVIDIA H100 80GB HBM3", or "CPU (N threads)"

@@ -34,7 +34,7 @@ struct Segment {
 struct StageTimings {
   double mel_ms = 0;
   double encoder_ms = 0;
-  double decoder_ms = 0;  // language detection and window decoding, fallbacks included
+  double decoder_ms = 0;    // language detection and window decoding, fallbacks included
   double alignment_ms = 0;  // word timestamps
   double total_ms = 0;
   int windows = 0;  // decoded windows (each fallback counts once)

@@ -272,10 +272,9 @@ TEST(TranscribeCli, BadAudio) {
 
 TEST(TranscribeCli, DeviceAndComputeTypeChoices) {
   // The CPU takes float32 only; an unknown device or compute type names the culprit.
-  expect_clean_error(
-      run_hark({"transcribe", jfk(), "--model", model_dir(), "--compute-type", "float16",
-                "--device", "cpu"}),
-      "float32 only");
+  expect_clean_error(run_hark({"transcribe", jfk(), "--model", model_dir(), "--compute-type",
+                               "float16", "--device", "cpu"}),
+                     "float32 only");
   expect_clean_error(run_hark({"transcribe", jfk(), "--model", model_dir(), "--device", "tpu"}),
                      "tpu");
   expect_clean_error(
