@@ -11,12 +11,12 @@
 namespace hark {
 
 enum class ErrorKind {
-  kInvalidArgument,  // a bad option or parameter value
-  kInvalidModel,     // a model file or directory that is malformed or inconsistent
-  kInvalidAudio,     // audio that cannot be decoded or is empty
-  kNotFound,         // a file or a named thing that does not exist
-  kUnsupported,      // valid input that this build or machine cannot handle
-  kIo,               // the operating system refused (open, read, mmap)
+  kInvalidArgument,    // a bad option or parameter value
+  kInvalidModel,       // a model file or directory that is malformed or inconsistent
+  kInvalidAudio,       // audio that cannot be decoded or is empty
+  kNotFound,           // a file or a named thing that does not exist
+  kUnsupported,        // valid input that this build or machine cannot handle
+  kIo,                 // the operating system refused (open, read, mmap)
   kResourceExhausted,  // out of memory (host or device), or a queue is full
   kCancelled,          // the caller withdrew the request (TranscribeOptions::cancelled)
   kInternal,           // a bug: an invariant of our own did not hold
