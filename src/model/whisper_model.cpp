@@ -129,23 +129,45 @@ Tensor WhisperModel::encode(const Tensor& mel) const {
   HARK_CHECK(mel.ndim() == 2 && mel.dim(0) == cfg_.n_mels && mel.dim(1) == n_frames,
              ErrorKind::kInvalidArgument, "encode: mel has shape {}, the model needs [{},{}]",
              shape_str(mel.shape()), cfg_.n_mels, n_frames);
-  const int64_t d = cfg_.n_audio_state;
+  return encode_batch(mel.reshape({1, cfg_.n_mels, n_frames}))
+      .reshape({cfg_.n_audio_ctx, cfg_.n_audio_state});
+}
+
+// conv1 + GELU + conv2 (stride 2) + GELU of one window's mel, transposed into x_rows
+// [n_audio_ctx, d].
+void WhisperModel::encoder_stem(const Tensor& mel, Tensor& x_rows) const {
+  const int64_t d = cfg_.n_audio_state, n_frames = 2 * int64_t(cfg_.n_audio_ctx);
   Tensor c1 = alloc(d, n_frames);
   ops::conv1d(place(mel), conv1_w_, conv1_b_, 1, 1, c1);
   ops::gelu_(c1);
   Tensor c2 = alloc(d, cfg_.n_audio_ctx);
   ops::conv1d(c1, conv2_w_, conv2_b_, 2, 1, c2);
   ops::gelu_(c2);
-  Tensor x = alloc(cfg_.n_audio_ctx, d);
-  ops::transpose(c2, x);
-  ops::add_(x, enc_pos_.slice_rows(0, cfg_.n_audio_ctx));
-  for (const EncoderLayer& l : enc_layers_) encoder_layer(l, x);
-  layer_norm(x, enc_ln_, cfg_.layer_norm_eps, x);
-  return x;
+  ops::transpose(c2, x_rows);
 }
 
-void WhisperModel::encoder_layer(const EncoderLayer& l, Tensor& x) const {
-  const int64_t n = x.dim(0), d = x.dim(1);
+Tensor WhisperModel::encode_batch(const Tensor& mels) const {
+  const int64_t n_frames = 2 * int64_t(cfg_.n_audio_ctx), n_ctx = cfg_.n_audio_ctx;
+  HARK_CHECK(mels.ndim() == 3 && mels.dim(0) >= 1 && mels.dim(1) == cfg_.n_mels &&
+                 mels.dim(2) == n_frames,
+             ErrorKind::kInvalidArgument,
+             "encode_batch: mels have shape {}, the model needs [B,{},{}]", shape_str(mels.shape()),
+             cfg_.n_mels, n_frames);
+  const int64_t batch = mels.dim(0), d = cfg_.n_audio_state;
+  Tensor x = alloc(batch * n_ctx, d);
+  for (int64_t b = 0; b < batch; ++b) {
+    Tensor rows = x.slice_rows(b * n_ctx, (b + 1) * n_ctx);
+    encoder_stem(mels.slice_rows(b, b + 1).reshape({cfg_.n_mels, n_frames}), rows);
+  }
+  Tensor per_window = x.reshape({batch, n_ctx * d});
+  ops::add_rows_(per_window, enc_pos_.slice_rows(0, n_ctx).reshape({n_ctx * d}));
+  for (const EncoderLayer& l : enc_layers_) encoder_layer(l, batch, x);
+  layer_norm(x, enc_ln_, cfg_.layer_norm_eps, x);
+  return x.reshape({batch, n_ctx, d});
+}
+
+void WhisperModel::encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x) const {
+  const int64_t n = x.dim(0), d = x.dim(1), t = n / batch;
   Tensor h = alloc(n, d);
   layer_norm(x, l.attn_ln, cfg_.layer_norm_eps, h);
   Tensor q = alloc(n, d), k = alloc(n, d), v = alloc(n, d);
@@ -153,7 +175,9 @@ void WhisperModel::encoder_layer(const EncoderLayer& l, Tensor& x) const {
   ops::linear(h, l.attn.k_w, nullptr, k);
   ops::linear(h, l.attn.v_w, &l.attn.v_b, v);
   Tensor a = alloc(n, d);
-  ops::attention(q, k, v, cfg_.n_audio_head, -1, a);
+  Tensor a3 = a.reshape({batch, t, d});
+  ops::attention_batched(q.reshape({batch, t, d}), k.reshape({batch, t, d}),
+                         v.reshape({batch, t, d}), cfg_.n_audio_head, a3);
   ops::linear(a, l.attn.o_w, &l.attn.o_b, h);
   ops::add_(x, h);
   mlp_block(l.mlp, x);
@@ -239,6 +263,109 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
                  st.cross_attention_out ? &weights : nullptr);
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
+  ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
+  ops::add_(x, h);
+  mlp_block(l.mlp, x);
+}
+
+// The rows of one decode_batch call: row r is token ids[r] at position pos[r] of sequence
+// seq[r].
+struct WhisperModel::BatchRows {
+  std::span<DecoderState* const> states;
+  std::vector<int> ids, pos, seq;
+};
+
+Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
+                                  std::span<const std::span<const int>> tokens) const {
+  HARK_CHECK(!states.empty() && states.size() == tokens.size(), ErrorKind::kInvalidArgument,
+             "decode_batch: {} states and {} token lists", states.size(), tokens.size());
+  const int64_t d = cfg_.n_text_state;
+  BatchRows rows{states, {}, {}, {}};
+  std::vector<int> last_row(states.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    DecoderState* st = states[i];
+    HARK_CHECK(st && int(st->self_k.size()) == cfg_.n_text_layer, ErrorKind::kInvalidArgument,
+               "decode_batch: state {} was not made by begin_window", i);
+    HARK_CHECK(!st->cross_attention_out, ErrorKind::kInvalidArgument,
+               "decode_batch: state {} asks for cross-attention weights (use decode)", i);
+    const std::span<const int> t = tokens[i];
+    HARK_CHECK(!t.empty(), ErrorKind::kInvalidArgument, "decode_batch: sequence {} has no tokens",
+               i);
+    HARK_CHECK(st->n_past + int64_t(t.size()) <= cfg_.n_text_ctx, ErrorKind::kInvalidArgument,
+               "decode_batch: {} tokens after {} exceed the text context of {}", t.size(),
+               st->n_past, cfg_.n_text_ctx);
+    for (size_t j = 0; j < t.size(); ++j) {
+      rows.ids.push_back(t[j]);
+      rows.pos.push_back(st->n_past + int(j));
+      rows.seq.push_back(int(i));
+    }
+    last_row[i] = int(rows.ids.size()) - 1;
+  }
+  const int64_t n_rows = int64_t(rows.ids.size()), batch = int64_t(states.size());
+  Tensor x = alloc(n_rows, d);
+  ops::embed_rows(tok_emb_, dec_pos_, rows.ids, rows.pos, x);
+  for (size_t i = 0; i < dec_layers_.size(); ++i) decoder_layer_batch(dec_layers_[i], int(i), rows, x);
+  for (size_t i = 0; i < states.size(); ++i) states[i]->n_past += int(tokens[i].size());
+
+  Tensor last = x;
+  if (n_rows != batch) {  // keep each sequence's last row: the others go to a scratch tensor
+    last = alloc(batch, d);
+    Tensor scratch = alloc(n_rows, d);
+    std::vector<Tensor*> dst(size_t(n_rows), &scratch);
+    std::vector<int> at(static_cast<size_t>(n_rows));
+    for (int64_t r = 0; r < n_rows; ++r) at[size_t(r)] = int(r);
+    for (int64_t i = 0; i < batch; ++i) {
+      dst[size_t(last_row[size_t(i)])] = &last;
+      at[size_t(last_row[size_t(i)])] = int(i);
+    }
+    ops::scatter_rows(x, dst, at);
+  }
+  Tensor h = alloc(batch, d);
+  layer_norm(last, dec_ln_, cfg_.layer_norm_eps, h);
+  Tensor logits = alloc(batch, cfg_.n_vocab);
+  ops::matmul_nt(h, tok_emb_, logits);
+  return logits;
+}
+
+void WhisperModel::decoder_layer_batch(const DecoderLayer& l, int index, const BatchRows& rows,
+                                       Tensor& x) const {
+  const int64_t n = x.dim(0), d = x.dim(1);
+  const size_t li = size_t(index);
+  Tensor h = alloc(n, d), q = alloc(n, d), a = alloc(n, d);
+  // Self-attention: the new K/V rows go into each sequence's cache, then every row attends its
+  // cache up to and including its own position.
+  layer_norm(x, l.self_ln, cfg_.layer_norm_eps, h);
+  ops::linear(h, l.self_attn.q_w, &l.self_attn.q_b, q);
+  {
+    Tensor k_new = alloc(n, d), v_new = alloc(n, d);
+    ops::linear(h, l.self_attn.k_w, nullptr, k_new);
+    ops::linear(h, l.self_attn.v_w, &l.self_attn.v_b, v_new);
+    std::vector<Tensor*> k_dst(static_cast<size_t>(n)), v_dst(static_cast<size_t>(n));
+    for (int64_t r = 0; r < n; ++r) {
+      DecoderState* st = rows.states[size_t(rows.seq[size_t(r)])];
+      k_dst[size_t(r)] = &st->self_k[li];
+      v_dst[size_t(r)] = &st->self_v[li];
+    }
+    ops::scatter_rows(k_new, k_dst, rows.pos);
+    ops::scatter_rows(v_new, v_dst, rows.pos);
+  }
+  ops::KvRows self_kv, cross_kv;
+  for (int64_t r = 0; r < n; ++r) {
+    const DecoderState* st = rows.states[size_t(rows.seq[size_t(r)])];
+    self_kv.keys.push_back(&st->self_k[li]);
+    self_kv.values.push_back(&st->self_v[li]);
+    self_kv.n_keys.push_back(rows.pos[size_t(r)] + 1);
+    cross_kv.keys.push_back(&st->cross_k[li]);
+    cross_kv.values.push_back(&st->cross_v[li]);
+    cross_kv.n_keys.push_back(int(st->cross_k[li].dim(0)));
+  }
+  ops::attention_rows(q, self_kv, cfg_.n_text_head, a);
+  ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, h);
+  ops::add_(x, h);
+  // Cross-attention over each sequence's window.
+  layer_norm(x, l.cross_ln, cfg_.layer_norm_eps, h);
+  ops::linear(h, l.cross_attn.q_w, &l.cross_attn.q_b, q);
+  ops::attention_rows(q, cross_kv, cfg_.n_text_head, a);
   ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
   ops::add_(x, h);
   mlp_block(l.mlp, x);

@@ -75,6 +75,11 @@ class WhisperModel {
   // [n_audio_ctx, d] on the model's device, in its dtype.
   Tensor encode(const Tensor& mel) const;
 
+  // The encoder over a batch of independent windows: mels [B, n_mels, 2 * n_audio_ctx] (fp32, on
+  // the CPU or the model's device) -> [B, n_audio_ctx, d] on the model's device, in its dtype.
+  // The GEMMs see all B * n_audio_ctx rows at once; attention runs per window.
+  Tensor encode_batch(const Tensor& mels) const;
+
   // A fresh decoder state for one window: cross K/V from the encoder output (any float dtype on
   // any device; moved to the model's), empty self cache.
   DecoderState begin_window(const Tensor& encoder_out) const;
@@ -83,6 +88,15 @@ class WhisperModel {
   // when all_logits, else [1, n_vocab] for the last token only. Throws kInvalidArgument when the
   // sequence would exceed n_text_ctx.
   Tensor decode(DecoderState& state, std::span<const int> tokens, bool all_logits = false) const;
+
+  // One step of continuous batching: sequence i appends tokens[i] (at least one token) at
+  // positions [n_past, n_past + n_i) of *states[i]. Sequences may belong to different windows and
+  // have different lengths; they join and leave between calls freely. Returns the logits of each
+  // sequence's last new token, [B, n_vocab] on the model's device in its dtype (pick tokens there
+  // with ops::argmax_rows, or copy to the host). Cross-attention weights are not collected here
+  // (word timing uses decode). Same arithmetic as decode, row for row.
+  Tensor decode_batch(std::span<DecoderState* const> states,
+                      std::span<const std::span<const int>> tokens) const;
 
  private:
   ModelConfig cfg_;
@@ -103,7 +117,11 @@ class WhisperModel {
   Tensor place(const Tensor& t) const;  // any float tensor -> the placement's device and dtype
   Tensor alloc(int64_t rows, int64_t cols) const;
   void mlp_block(const MlpWeights& w, Tensor& x) const;
-  void encoder_layer(const EncoderLayer& l, Tensor& x) const;
+  void encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x) const;
+  void encoder_stem(const Tensor& mel, Tensor& x_rows) const;
+  struct BatchRows;
+  void decoder_layer_batch(const DecoderLayer& l, int index, const BatchRows& rows,
+                           Tensor& x) const;
   void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
 };
 

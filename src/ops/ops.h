@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -54,6 +56,36 @@ void transpose(const Tensor& x, Tensor& y);
 // for masked keys; every row sums to 1. Tk >= 1.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, int64_t causal_offset,
                Tensor& out, Tensor* weights = nullptr);
+
+// Unmasked attention over B independent sequences (the encoder over a batch of windows):
+//   q [B, Tq, H*Dh], k, v [B, Tk, H*Dh] -> out [B, Tq, H*Dh], scale 1/sqrt(Dh).
+// On CUDA, F16/BF16 with Dh = 64 run the flash kernel (the scores never reach memory).
+void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, Tensor& out);
+
+// The keys and values of attention_rows: for query row r, the K and V matrices it attends
+// (keys[r], values[r]: [T_r, H*Dh], contiguous, on the op's device and dtype) and how many of
+// their leading rows it sees (1 <= n_keys[r] <= T_r). Rows may share matrices.
+struct KvRows {
+  std::vector<const Tensor*> keys, values;
+  std::vector<int> n_keys;
+};
+// Ragged attention for batched decoding: row r of q [R, H*Dh] attends its own keys and values
+// (a sequence's self-attention cache, or its window's cross-attention K/V) -> out [R, H*Dh].
+void attention_rows(const Tensor& q, const KvRows& kv, int n_head, Tensor& out);
+
+// out[r, :] = table[ids[r], :] + pos_table[positions[r], :]: token + position embeddings of R
+// rows; table [V, D], pos_table [P, D], out [R, D]. Ids and positions out of range throw
+// kInvalidArgument.
+void embed_rows(const Tensor& table, const Tensor& pos_table, std::span<const int> ids,
+                std::span<const int> positions, Tensor& out);
+
+// Row r of src [R, D] is written to row positions[r] of *dst[r] ([T_r, D]; distinct (dst,
+// position) pairs): the new K/V rows of a batch of sequences into their caches.
+void scatter_rows(const Tensor& src, std::span<Tensor* const> dst, std::span<const int> positions);
+
+// The index of the largest value of each row of x [R, N], skipping column `exclude` (< 0: none);
+// the lowest index wins ties. Waits for the device.
+std::vector<int> argmax_rows(const Tensor& x, int exclude = -1);
 
 // In-place softmax over the last dimension of x [M, N] (or [..., N]). -inf entries get
 // probability 0 (a row of only -inf gives NaN).

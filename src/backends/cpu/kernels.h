@@ -51,6 +51,21 @@ struct AttentionDims {
 void attention(const float* q, const float* k, const float* v, const AttentionDims& d, float* out,
                float* weights);
 
+struct AttentionRowsDims {
+  int64_t rows, n_head, head_dim;
+  int64_t ldq, ldkv, ldo;  // row strides of q, of every K/V matrix, of out
+};
+// Row r of q attends rows [0, n_keys[r]) of k_rows[r] / v_rows[r] (ops::attention_rows).
+void attention_rows(const float* q, const float* const* k_rows, const float* const* v_rows,
+                    const int* n_keys, const AttentionRowsDims& d, float* out);
+
+// out[r, :] = table[ids[r], :] + pos_table[positions[r], :] for out [rows, d].
+void embed_rows(const float* table, const float* pos_table, const int* ids, const int* positions,
+                int64_t rows, int64_t d, float* out);
+
+// Index of the largest value of each row of x [rows, n], skipping `exclude`; ties: lowest index.
+void argmax_rows(const float* x, int64_t rows, int64_t n, int exclude, int* out);
+
 // The x86 vector ISA our own loops are compiled for (GEMMs are OpenBLAS's own business).
 // Every level is built in; the best the CPU supports is used unless HARK_CPU_ISA (baseline, avx2,
 // avx512) or set_isa asks for a lower one. set_isa clamps to what the CPU supports and returns

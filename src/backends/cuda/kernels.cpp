@@ -11,6 +11,10 @@
 
 #include <cublas_v2.h>
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include "backends/cuda/check.h"
 #include "backends/cuda/launch.h"
 
@@ -41,6 +45,30 @@ void gemm(DType dtype, cublasOperation_t op_a, cublasOperation_t op_b, int64_t m
       cublasGemmEx(detail::cublas(), op_a, op_b, int(m), int(n), int(k), &alpha, a, t, int(lda), b,
                    t, int(ldb), &beta, c, t, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
       what);
+}
+
+// A device copy of a small host array, valid for work queued on the stream after this call (the
+// caching allocator hands the block out again only to later work on the same stream).
+Tensor upload_bytes(const void* host, size_t bytes, const char* what) {
+  Tensor t = Tensor::empty_on(Device::kCuda, DType::kU8, {int64_t(std::max<size_t>(bytes, 1))});
+  if (bytes)
+    detail::check(cudaMemcpyAsync(t.data<void>(), host, bytes, cudaMemcpyHostToDevice,
+                                  detail::stream()),
+                  what);
+  return t;
+}
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 132;
+    }
+    return count;
+  }();
+  return n;
 }
 
 void zero(void* p, int64_t elements, DType dtype, const char* what) {
@@ -129,6 +157,99 @@ void attention(DType dtype, const void* q, const void* k, const void* v, const A
   require_dtype(dtype, "attention");
   detail::check(detail::launch_attention(dtype, q, k, v, d, out, weights, detail::stream()),
                 "attention kernel");
+}
+
+void attention_batched(DType dtype, const void* q, const void* k, const void* v,
+                       const FlashAttentionDims& d, void* out) {
+  require_dtype(dtype, "attention");
+  const cudaError_t err = detail::launch_flash_attention(dtype, q, k, v, d, out, detail::stream());
+  if (err == cudaSuccess) return;
+  if (err != cudaErrorNotSupported) detail::check(err, "flash attention kernel");
+  const size_t es = dtype_size(dtype);
+  const auto* qb = static_cast<const char*>(q);
+  const auto* kb = static_cast<const char*>(k);
+  const auto* vb = static_cast<const char*>(v);
+  auto* ob = static_cast<char*>(out);
+  const AttentionDims one{d.tq, d.tk, d.n_head, d.head_dim, -1, d.ld_q, d.ld_k, d.ld_v, d.ld_out};
+  for (int64_t b = 0; b < d.batch; ++b) {
+    detail::check(detail::launch_attention(dtype, qb + b * d.bs_q * es, kb + b * d.bs_k * es,
+                                           vb + b * d.bs_v * es, one, ob + b * d.bs_out * es,
+                                           nullptr, detail::stream()),
+                  "attention kernel");
+  }
+}
+
+void attention_rows(DType dtype, const void* q, const void* const* k_rows,
+                    const void* const* v_rows, const int* n_keys, const AttentionRowsDims& d,
+                    void* out) {
+  require_dtype(dtype, "attention_rows");
+  if (d.rows == 0) return;
+  const size_t n = size_t(d.rows);
+  // One upload: [k pointers][v pointers][n_keys].
+  std::vector<char> host(2 * n * sizeof(void*) + n * sizeof(int));
+  std::memcpy(host.data(), k_rows, n * sizeof(void*));
+  std::memcpy(host.data() + n * sizeof(void*), v_rows, n * sizeof(void*));
+  std::memcpy(host.data() + 2 * n * sizeof(void*), n_keys, n * sizeof(int));
+  const Tensor dev = upload_bytes(host.data(), host.size(), "attention_rows: upload");
+  const char* base = static_cast<const char*>(dev.raw());
+  const int max_keys = *std::max_element(n_keys, n_keys + n);
+  const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
+  Tensor part;
+  if (plan.n_split > 1)
+    part = Tensor::empty_on(Device::kCuda, DType::kF32,
+                            {d.rows * d.n_head * plan.n_split * (d.head_dim + 2)});
+  detail::check(
+      detail::launch_attention_rows(
+          dtype, q, reinterpret_cast<const void* const*>(base),
+          reinterpret_cast<const void* const*>(base + n * sizeof(void*)),
+          reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan,
+          plan.n_split > 1 ? part.data<float>() : nullptr, out, detail::stream()),
+      "attention_rows kernel");
+}
+
+void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
+                const int* positions, int64_t rows, int64_t d, void* out) {
+  require_dtype(dtype, "embed_rows");
+  if (rows == 0) return;
+  std::vector<int> pairs(size_t(2 * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    pairs[size_t(2 * r)] = ids[r];
+    pairs[size_t(2 * r + 1)] = positions[r];
+  }
+  const Tensor dev = upload_bytes(pairs.data(), pairs.size() * sizeof(int), "embed_rows: upload");
+  detail::check(detail::launch_embed_rows(dtype, table, pos_table,
+                                          static_cast<const int*>(dev.raw()), rows, d, out,
+                                          detail::stream()),
+                "embed_rows kernel");
+}
+
+void scatter_rows(DType dtype, const void* src, void* const* dst, const int* positions,
+                  int64_t rows, int64_t d) {
+  require_dtype(dtype, "scatter_rows");
+  if (rows == 0) return;
+  const size_t n = size_t(rows);
+  std::vector<char> host(n * sizeof(void*) + n * sizeof(int));
+  std::memcpy(host.data(), dst, n * sizeof(void*));
+  std::memcpy(host.data() + n * sizeof(void*), positions, n * sizeof(int));
+  const Tensor dev = upload_bytes(host.data(), host.size(), "scatter_rows: upload");
+  const char* base = static_cast<const char*>(dev.raw());
+  detail::check(detail::launch_scatter_rows(dtype, src, reinterpret_cast<void* const*>(base),
+                                            reinterpret_cast<const int*>(base + n * sizeof(void*)),
+                                            rows, d, detail::stream()),
+                "scatter_rows kernel");
+}
+
+void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out) {
+  require_dtype(dtype, "argmax_rows");
+  if (rows == 0) return;
+  Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows});
+  detail::check(detail::launch_argmax_rows(dtype, x, rows, n, exclude, dev.data<int>(),
+                                           detail::stream()),
+                "argmax_rows kernel");
+  detail::check(cudaMemcpyAsync(out, dev.raw(), size_t(rows) * sizeof(int),
+                                cudaMemcpyDeviceToHost, detail::stream()),
+                "argmax_rows: download");
+  detail::check(cudaStreamSynchronize(detail::stream()), "argmax_rows: synchronize");
 }
 
 }  // namespace hark::backends::cuda

@@ -45,4 +45,35 @@ struct AttentionDims {
 void attention(DType dtype, const void* q, const void* k, const void* v, const AttentionDims& d,
                void* out, void* weights);
 
+// `batch` independent unmasked attentions; entry b starts at q + b * bs_q (etc., in elements).
+struct FlashAttentionDims {
+  int64_t batch, tq, tk, n_head, head_dim;
+  int64_t ld_q, ld_k, ld_v, ld_out;  // row strides
+  int64_t bs_q, bs_k, bs_v, bs_out;  // batch strides
+};
+// The flash kernel (flash_attention.cu) where it applies (F16/BF16, head_dim 64, aligned), else
+// the general kernel once per batch entry.
+void attention_batched(DType dtype, const void* q, const void* k, const void* v,
+                       const FlashAttentionDims& d, void* out);
+
+struct AttentionRowsDims {
+  int64_t rows, n_head, head_dim;
+  int64_t ld_q, ld_kv, ld_out;  // row strides of q, of every K/V matrix, of out
+};
+// ops::attention_rows: row r of q attends rows [0, n_keys[r]) of k_rows[r] / v_rows[r] (device
+// pointers). The three arrays are host arrays of `rows` entries; they are uploaded here.
+void attention_rows(DType dtype, const void* q, const void* const* k_rows,
+                    const void* const* v_rows, const int* n_keys, const AttentionRowsDims& d,
+                    void* out);
+
+// out[r, :] = table[ids[r], :] + pos_table[positions[r], :] (host index arrays).
+void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
+                const int* positions, int64_t rows, int64_t d, void* out);
+// dst[r][positions[r] * d + c] = src[r * d + c] (host arrays of device row pointers/positions).
+void scatter_rows(DType dtype, const void* src, void* const* dst, const int* positions,
+                  int64_t rows, int64_t d);
+// out[r] = argmax over j != exclude of x[r, j] (lowest index on ties); out is a host array.
+// Waits for the stream.
+void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out);
+
 }  // namespace hark::backends::cuda

@@ -33,4 +33,28 @@ cudaError_t launch_im2col(DType dtype, const void* x, const Conv1dDims& d, void*
 cudaError_t launch_attention(DType dtype, const void* q, const void* k, const void* v,
                              const AttentionDims& d, void* out, void* weights, cudaStream_t s);
 
+// Returns cudaErrorNotSupported (launching nothing) when the flash kernel does not apply.
+cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, const void* v,
+                                   const FlashAttentionDims& d, void* out, cudaStream_t s);
+
+struct AttentionRowsPlan {
+  int n_split = 1;  // key splits per (row, head)
+  int chunk = 0;    // keys per split, a multiple of 32
+};
+AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count);
+// k_rows, v_rows, n_keys: device arrays; part: device scratch of rows * n_head * n_split *
+// (head_dim + 2) floats (unused with one split).
+cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
+                                  const void* const* v_rows, const int* n_keys,
+                                  const AttentionRowsDims& d, const AttentionRowsPlan& plan,
+                                  float* part, void* out, cudaStream_t s);
+// ids_pos: device array of (id, position) pairs.
+cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
+                              const int* ids_pos, int64_t rows, int64_t d, void* out,
+                              cudaStream_t s);
+cudaError_t launch_scatter_rows(DType dtype, const void* src, void* const* dst,
+                                const int* positions, int64_t rows, int64_t d, cudaStream_t s);
+cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
+                               int* out, cudaStream_t s);
+
 }  // namespace hark::backends::cuda::detail

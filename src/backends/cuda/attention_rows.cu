@@ -1,0 +1,162 @@
+// Ragged attention for decoding many sequences at once: query row r attends the first n_keys[r]
+// rows of its own key/value matrices (a sequence's KV cache, or its window's cross-attention K/V),
+// found through per-row pointer arrays. Rows of different sequences, lengths and windows share one
+// launch, so sequences can join and leave a batch between steps.
+//
+// Split-K ("flash decoding"): block (row, head, split) reduces keys [split * chunk, + chunk) to a
+// partial (max, sum, unnormalised output); a second kernel merges the splits. With one split the
+// first kernel writes the output directly. The host picks the split count so that a small batch
+// still fills the GPU (a single decoder step over 1500 encoder positions), and large batches do
+// not pay for the merge. Scores are fp32 in shared memory (chunk floats).
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/launch.h"
+
+namespace hark::backends::cuda::detail {
+namespace {
+
+constexpr int kThreads = 128;
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    rows_partial_kernel(const T* q, const T* const* kp, const T* const* vp, const int* n_keys,
+                        AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
+                        float* part) {
+  extern __shared__ float smem[];
+  __shared__ float scratch[32];
+  const int64_t r = blockIdx.x, h = blockIdx.y;
+  const int split = blockIdx.z;
+  const int dh = int(d.head_dim), tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  float* qs = smem;          // [dh]
+  float* p = qs + dh;        // [chunk]
+  float* red = p + chunk;    // [kThreads]
+  const int n = n_keys[r];
+  const int j0 = split * chunk, j1 = min(n, j0 + chunk);
+  float* my_part = part ? part + ((r * d.n_head + h) * n_split + split) * (dh + 2) : nullptr;
+  if (j0 >= j1) {  // this split has no keys (only with n_split > 1)
+    for (int e = tid; e < dh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
+    return;
+  }
+  const T* kr = kp[r] + h * dh;
+  const T* vr = vp[r] + h * dh;
+  for (int e = tid; e < dh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * dh + e) * scale;
+  __syncthreads();
+  for (int j = j0 + warp; j < j1; j += kThreads / 32) {
+    const T* kj = kr + int64_t(j) * d.ld_kv;
+    float dot = 0.0f;
+    for (int e = lane; e < dh; e += 32) dot += qs[e] * load(kj + e);
+    dot = warp_sum(dot);
+    if (lane == 0) p[j - j0] = dot;
+  }
+  __syncthreads();
+  float mx = -INFINITY;
+  for (int j = tid; j < j1 - j0; j += kThreads) mx = fmaxf(mx, p[j]);
+  mx = block_max(mx, scratch);
+  float sum = 0.0f;
+  for (int j = tid; j < j1 - j0; j += kThreads) {
+    const float e = __expf(p[j] - mx);
+    p[j] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, scratch);  // its barriers publish p[]
+
+  auto emit = [&](int e, float acc) {
+    if (n_split == 1) {
+      store(out + r * d.ld_out + h * dh + e, acc / sum);
+    } else {
+      my_part[2 + e] = acc;
+    }
+  };
+  if (dh <= kThreads) {
+    const int groups = kThreads / dh, e = tid % dh, g = tid / dh;
+    if (g < groups) {
+      float acc = 0.0f;
+      for (int j = j0 + g; j < j1; j += groups) acc += p[j - j0] * load(vr + int64_t(j) * d.ld_kv + e);
+      red[tid] = acc;
+    }
+    __syncthreads();
+    if (tid < dh) {
+      float acc = 0.0f;
+      for (int s = 0; s < groups; ++s) acc += red[s * dh + tid];
+      emit(tid, acc);
+    }
+  } else {
+    for (int e = tid; e < dh; e += kThreads) {
+      float acc = 0.0f;
+      for (int j = j0; j < j1; ++j) acc += p[j - j0] * load(vr + int64_t(j) * d.ld_kv + e);
+      emit(e, acc);
+    }
+  }
+  if (n_split > 1 && tid == 0) {
+    my_part[0] = mx;
+    my_part[1] = sum;
+  }
+}
+
+template <typename T>
+__global__ void rows_merge_kernel(const float* part, AttentionRowsDims d, int n_split, T* out) {
+  const int64_t r = blockIdx.x, h = blockIdx.y;
+  const int dh = int(d.head_dim);
+  const float* base = part + (r * d.n_head + h) * n_split * (dh + 2);
+  float m = -INFINITY;
+  for (int s = 0; s < n_split; ++s) m = fmaxf(m, base[s * (dh + 2)]);
+  float l = 0.0f;
+  for (int s = 0; s < n_split; ++s) {
+    const float ms = base[s * (dh + 2)];
+    if (ms > -INFINITY) l += base[s * (dh + 2) + 1] * __expf(ms - m);
+  }
+  for (int e = threadIdx.x; e < dh; e += blockDim.x) {
+    float acc = 0.0f;
+    for (int s = 0; s < n_split; ++s) {
+      const float ms = base[s * (dh + 2)];
+      if (ms > -INFINITY) acc += base[s * (dh + 2) + 2 + e] * __expf(ms - m);
+    }
+    store(out + r * d.ld_out + h * dh + e, acc / l);
+  }
+}
+
+}  // namespace
+
+AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count) {
+  AttentionRowsPlan plan;
+  const int64_t items = d.rows * d.n_head;
+  const int64_t want_blocks = 2 * int64_t(sm_count > 0 ? sm_count : 132);
+  int64_t split = items >= want_blocks ? 1 : (want_blocks + items - 1) / items;
+  split = std::min<int64_t>(split, (max_keys + 63) / 64);  // at least 64 keys per split
+  split = std::max<int64_t>(split, (max_keys + 4095) / 4096);  // at most 4096 scores in smem
+  split = std::max<int64_t>(split, 1);
+  plan.n_split = int(split);
+  plan.chunk = int((max_keys + split - 1) / split);
+  plan.chunk = (plan.chunk + 31) / 32 * 32;
+  return plan;
+}
+
+cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
+                                  const void* const* v_rows, const int* n_keys,
+                                  const AttentionRowsDims& d, const AttentionRowsPlan& plan,
+                                  float* part, void* out, cudaStream_t s) {
+  if (d.rows == 0) return cudaSuccess;
+  if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
+    return cudaErrorInvalidConfiguration;
+  const size_t smem = size_t(d.head_dim + plan.chunk + kThreads) * sizeof(float);
+  const float scale = float(1.0 / sqrt(double(d.head_dim)));
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (smem > 48 * 1024) {
+      const cudaError_t err = cudaFuncSetAttribute(
+          rows_partial_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+      if (err != cudaSuccess) return err;
+    }
+    const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
+    rows_partial_kernel<T><<<grid, kThreads, smem, s>>>(
+        static_cast<const T*>(q), reinterpret_cast<const T* const*>(k_rows),
+        reinterpret_cast<const T* const*>(v_rows), n_keys, d, plan.chunk, plan.n_split, scale,
+        static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess || plan.n_split == 1) return err;
+    rows_merge_kernel<T><<<dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s>>>(
+        part, d, plan.n_split, static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace hark::backends::cuda::detail

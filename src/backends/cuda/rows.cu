@@ -1,0 +1,106 @@
+// Row movement for batched decoding, so that a decoder step needs no host maths: the token +
+// position embedding gather, the scatter of new K/V rows into each sequence's cache, and the
+// per-row argmax of the logits (greedy decoding reads back one int per sequence, not the
+// vocabulary).
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/launch.h"
+
+namespace hark::backends::cuda::detail {
+namespace {
+
+template <typename T>
+__global__ void embed_rows_kernel(const T* table, const T* pos_table, const int* ids_pos,
+                                  int64_t rows, int64_t d, T* out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * d;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / d, c = i % d;
+    const int id = ids_pos[2 * r], pos = ids_pos[2 * r + 1];
+    store(out + i, load(table + int64_t(id) * d + c) + load(pos_table + int64_t(pos) * d + c));
+  }
+}
+
+template <typename T>
+__global__ void scatter_rows_kernel(const T* src, T* const* dst, const int* positions, int64_t d) {
+  const int64_t r = blockIdx.x;
+  T* row = dst[r] + int64_t(positions[r]) * d;
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) row[c] = src[r * d + c];
+}
+
+template <typename T>
+__global__ void argmax_rows_kernel(const T* x, int64_t n, int exclude, int* out) {
+  __shared__ float best_v[32];
+  __shared__ int best_i[32];
+  const T* row = x + int64_t(blockIdx.x) * n;
+  float v = -INFINITY;
+  int idx = 0x7fffffff;
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+    const float y = load(row + j);
+    if (j != exclude && (y > v || (y == v && j < idx))) {
+      v = y;
+      idx = int(j);
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+    if (ov > v || (ov == v && oi < idx)) {
+      v = ov;
+      idx = oi;
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    best_v[warp] = v;
+    best_i[warp] = idx;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < int(blockDim.x >> 5); ++w)
+      if (best_v[w] > v || (best_v[w] == v && best_i[w] < idx)) {
+        v = best_v[w];
+        idx = best_i[w];
+      }
+    out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;  // a row of NaN/-inf only: token 0
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
+                              const int* ids_pos, int64_t rows, int64_t d, void* out,
+                              cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    embed_rows_kernel<T><<<grid_for(rows * d, 256), 256, 0, s>>>(
+        static_cast<const T*>(table), static_cast<const T*>(pos_table), ids_pos, rows, d,
+        static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_scatter_rows(DType dtype, const void* src, void* const* dst,
+                                const int* positions, int64_t rows, int64_t d, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    scatter_rows_kernel<T><<<unsigned(rows), 256, 0, s>>>(
+        static_cast<const T*>(src), reinterpret_cast<T* const*>(dst), positions, d);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
+                               int* out, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    argmax_rows_kernel<T><<<unsigned(rows), 512, 0, s>>>(static_cast<const T*>(x), n, exclude,
+                                                         out);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace hark::backends::cuda::detail
