@@ -21,6 +21,9 @@ if(NOT HARK_ENGINE_ONLY)
   find_package(CLI11 REQUIRED)
   pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
   pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
+  # `hark serve`: Beast/Asio (header-only) and libcurl for /transcribe/url.
+  find_package(Boost 1.81 REQUIRED)
+  find_package(CURL REQUIRED)
 endif()
 
 if(HARK_CUDA)

@@ -12,5 +12,6 @@ using Run = std::function<int()>;
 
 Run add_transcribe_command(CLI::App& app);
 Run add_bench_command(CLI::App& app);
+Run add_serve_command(CLI::App& app);
 
 }  // namespace hark::app

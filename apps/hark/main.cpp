@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hark 0.1.0"));
   auto transcribe = hark::app::add_transcribe_command(app);
   auto bench = hark::app::add_bench_command(app);
+  auto serve = hark::app::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("transcribe")) return transcribe();
     if (app.got_subcommand("bench")) return bench();
+    if (app.got_subcommand("serve")) return serve();
   } catch (const hark::Error& e) {
     std::fprintf(stderr, "hark: error: %s\n", e.what());
     return 1;
