@@ -148,11 +148,10 @@ void WhisperModel::encoder_stem(const Tensor& mel, Tensor& x_rows) const {
 
 Tensor WhisperModel::encode_batch(const Tensor& mels) const {
   const int64_t n_frames = 2 * int64_t(cfg_.n_audio_ctx), n_ctx = cfg_.n_audio_ctx;
-  HARK_CHECK(mels.ndim() == 3 && mels.dim(0) >= 1 && mels.dim(1) == cfg_.n_mels &&
-                 mels.dim(2) == n_frames,
-             ErrorKind::kInvalidArgument,
-             "encode_batch: mels have shape {}, the model needs [B,{},{}]", shape_str(mels.shape()),
-             cfg_.n_mels, n_frames);
+  HARK_CHECK(
+      mels.ndim() == 3 && mels.dim(0) >= 1 && mels.dim(1) == cfg_.n_mels && mels.dim(2) == n_frames,
+      ErrorKind::kInvalidArgument, "encode_batch: mels have shape {}, the model needs [B,{},{}]",
+      shape_str(mels.shape()), cfg_.n_mels, n_frames);
   const int64_t batch = mels.dim(0), d = cfg_.n_audio_state;
   Tensor x = alloc(batch * n_ctx, d);
   for (int64_t b = 0; b < batch; ++b) {
@@ -304,7 +303,8 @@ Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
   const int64_t n_rows = int64_t(rows.ids.size()), batch = int64_t(states.size());
   Tensor x = alloc(n_rows, d);
   ops::embed_rows(tok_emb_, dec_pos_, rows.ids, rows.pos, x);
-  for (size_t i = 0; i < dec_layers_.size(); ++i) decoder_layer_batch(dec_layers_[i], int(i), rows, x);
+  for (size_t i = 0; i < dec_layers_.size(); ++i)
+    decoder_layer_batch(dec_layers_[i], int(i), rows, x);
   for (size_t i = 0; i < states.size(); ++i) states[i]->n_past += int(tokens[i].size());
 
   Tensor last = x;

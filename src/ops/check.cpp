@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "ops/profile.h"
+
 namespace hark::ops::detail {
 
 namespace {
@@ -15,6 +17,18 @@ bool overlap(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace
+
+OpCheck::OpCheck(std::string_view op) : op_(op) {
+  if (profiling()) profile_start_ = profile_begin();
+}
+
+OpCheck::~OpCheck() {
+  if (profile_start_ < 0) return;
+  try {
+    profile_end(profile_key_.empty() ? std::string(op_) : profile_key_, profile_start_);
+  } catch (...) {  // a failed op reports its own error; the profile just misses it
+  }
+}
 
 OpCheck& OpCheck::tensor(std::string_view name, const Tensor& t, int ndim) {
   require(t.defined(), "{} is an undefined tensor", name);

@@ -17,7 +17,14 @@ namespace hark::ops::detail {
 
 class OpCheck {
  public:
-  explicit OpCheck(std::string_view op) : op_(op) {}
+  // With profiling on (ops/profile.h), the op's wall time from here to the destructor is added to
+  // its bucket, the device being drained before and after.
+  explicit OpCheck(std::string_view op);
+  ~OpCheck();
+  OpCheck(const OpCheck&) = delete;
+  OpCheck& operator=(const OpCheck&) = delete;
+  // A finer profile bucket than the op's name ("linear 1280x5120").
+  void profile_key(std::string key) { profile_key_ = std::move(key); }
 
   // Registers an argument: it must be defined, of rank `ndim` (or at least -ndim when ndim < 0),
   // and of the same dtype and device as the arguments registered before it.
@@ -47,6 +54,8 @@ class OpCheck {
 
  private:
   std::string_view op_;
+  std::string profile_key_;
+  double profile_start_ = -1;
   bool any_ = false;
   DType dtype_ = DType::kF32;
   Device device_ = Device::kCpu;

@@ -13,8 +13,7 @@
 
 namespace hark::ops {
 
-void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_head,
-                       Tensor& out) {
+void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, Tensor& out) {
   detail::OpCheck c("attention_batched");
   c.tensor("q", q, 3).tensor("k", k, 3).tensor("v", v, 3).tensor("out", out, 3);
   const int64_t b = q.dim(0), tq = q.dim(1), d = q.dim(2), tk = k.dim(1);
@@ -35,15 +34,15 @@ void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_
       const backends::cpu::AttentionDims dims{tq, tk, n_head, d / n_head, -1, d, d, d, d};
       for (int64_t i = 0; i < b; ++i) {
         backends::cpu::attention(q.data<float>() + i * tq * d, k.data<float>() + i * tk * d,
-                                 v.data<float>() + i * tk * d, dims,
-                                 out.data<float>() + i * tq * d, nullptr);
+                                 v.data<float>() + i * tk * d, dims, out.data<float>() + i * tq * d,
+                                 nullptr);
       }
       return;
     }
     case Device::kCuda: {
 #ifdef HARK_HAVE_CUDA
-      const backends::cuda::FlashAttentionDims dims{
-          b, tq, tk, n_head, d / n_head, d, d, d, d, tq * d, tk * d, tk * d, tq * d};
+      const backends::cuda::FlashAttentionDims dims{b, tq, tk,     n_head, d / n_head, d,     d,
+                                                    d, d,  tq * d, tk * d, tk * d,     tq * d};
       backends::cuda::attention_batched(c.dtype(), q.raw(), k.raw(), v.raw(), dims,
                                         out.data<void>());
       return;
@@ -78,8 +77,7 @@ void attention_rows(const Tensor& q, const KvRows& kv, int n_head, Tensor& out) 
               "row {}: keys {} and values {} do not match q {}", r, shape_str(k->shape()),
               shape_str(v->shape()), shape_str(q.shape()));
     const int n = kv.n_keys[size_t(r)];
-    c.require(n >= 1 && n <= k->dim(0), "row {}: {} keys asked of a matrix of {}", r, n,
-              k->dim(0));
+    c.require(n >= 1 && n <= k->dim(0), "row {}: {} keys asked of a matrix of {}", r, n, k->dim(0));
     c.disjoint("out", out, "keys", *k);
     c.disjoint("out", out, "values", *v);
     k_ptr[size_t(r)] = k->raw();

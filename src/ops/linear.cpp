@@ -4,6 +4,7 @@
 #endif
 #include "ops/check.h"
 #include "ops/ops.h"
+#include "ops/profile.h"
 
 namespace hark::ops {
 
@@ -25,6 +26,7 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   c.disjoint("y", y, "w", w);
   if (bias) c.disjoint("y", y, "bias", *bias);
   c.blas_sizes({m, n, k});
+  if (ops::profiling()) c.profile_key(fmt::format("linear n={} k={}", n, k));
   switch (c.device()) {
     case Device::kCpu:
       c.kernel_dtype(DType::kF32);

@@ -54,8 +54,7 @@ TEST_F(BatchTest, EncodeBatchEqualsEncodeOfEachWindow) {
   const ModelConfig& c = ckpt_->config;
   const int64_t frames = 2 * c.n_audio_ctx, per = c.n_mels * frames;
   Tensor mels = Tensor::zeros(DType::kF32, {3, c.n_mels, frames});
-  for (int b = 0; b < 3; ++b)
-    std::copy_n(mel(b).data<float>(), per, mels.data<float>() + b * per);
+  for (int b = 0; b < 3; ++b) std::copy_n(mel(b).data<float>(), per, mels.data<float>() + b * per);
   const Tensor batch = model_->encode_batch(mels);
   ASSERT_EQ(batch.shape(), (Shape{3, c.n_audio_ctx, c.n_audio_state}));
   const int64_t out = c.n_audio_ctx * c.n_audio_state;
@@ -73,9 +72,7 @@ TEST_F(BatchTest, DecodeBatchEqualsDecodeOfEachSequence) {
   const Tensor enc_a = model_->encode(mel(0)), enc_b = model_->encode(mel(1));
   // Sequence 0 and 1 share window a; 2 is on window b. Different prompts and lengths.
   const std::vector<std::vector<int>> prompts{
-      {g.sot, g.transcribe, 440, 1000},
-      {g.sot},
-      {g.sot, g.transcribe, 50, 60, 70, 80, 90}};
+      {g.sot, g.transcribe, 440, 1000}, {g.sot}, {g.sot, g.transcribe, 50, 60, 70, 80, 90}};
   const std::vector<const Tensor*> windows{&enc_a, &enc_a, &enc_b};
   std::vector<DecoderState> batch_states, solo_states;
   for (const Tensor* w : windows) {
@@ -102,7 +99,7 @@ TEST_F(BatchTest, DecodeBatchEqualsDecodeOfEachSequence) {
     }
   };
   expect_same({0, 1, 2}, prompts);
-  expect_same({2, 0}, {{17}, {18}});      // sequence 1 leaves for a step
+  expect_same({2, 0}, {{17}, {18}});           // sequence 1 leaves for a step
   expect_same({1, 2, 0}, {{5, 6}, {7}, {8}});  // it comes back with two tokens
   expect_same({1}, {{9}});
 }

@@ -169,8 +169,9 @@ TEST_P(RowMovesTest, EmbedRowsAddsTokenAndPosition) {
   const std::vector<int> bad{50};
   const std::vector<int> p0{0};
   Tensor one = output({1, d});
-  HARK_EXPECT_OP_ERROR(ops::embed_rows(input(table, {vocab, d}), input(pos, {ctx, d}), bad, p0, one),
-                       ErrorKind::kInvalidArgument, "token 50 outside the vocabulary of 50");
+  HARK_EXPECT_OP_ERROR(
+      ops::embed_rows(input(table, {vocab, d}), input(pos, {ctx, d}), bad, p0, one),
+      ErrorKind::kInvalidArgument, "token 50 outside the vocabulary of 50");
 }
 
 TEST_P(RowMovesTest, ScatterRowsWritesEachRowToItsDestination) {

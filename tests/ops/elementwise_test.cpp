@@ -21,6 +21,11 @@ TEST_P(ElementwiseTest, GeluMatchesErfForm) {
     std::vector<double> ref(x.size());
     for (size_t i = 0; i < x.size(); ++i)
       ref[i] = 0.5 * x[i] * std::erfc(-double(x[i]) / std::sqrt(2.0));
+    // The best a kernel can return is the reference rounded to the dtype: for one value near -8,
+    // gelu (~1e-15) is 0 in fp16, and a relative bound over one value would demand more.
+    std::vector<float> rounded(ref.begin(), ref.end());
+    representable(rounded);
+    ref.assign(rounded.begin(), rounded.end());
     Tensor t = input(x, {n});
     ops::gelu_(t);
     EXPECT_TRUE(close(t, ref));

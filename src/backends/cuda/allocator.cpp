@@ -96,6 +96,11 @@ class CachingAllocator final : public DeviceMemory {
     release_locked();
   }
 
+  void reset_peak() {
+    std::lock_guard lock(mu_);
+    stats_.peak = stats_.in_use;
+  }
+
  private:
   void note_in_use(size_t size) {
     stats_.in_use += size;
@@ -130,5 +135,6 @@ CachingAllocator& allocator() {
 
 MemoryStats memory_stats() { return allocator().stats(); }
 void release_cached_memory() { allocator().release(); }
+void reset_peak_memory() { allocator().reset_peak(); }
 
 }  // namespace hark::backends::cuda

@@ -8,6 +8,8 @@
 // first kernel writes the output directly. The host picks the split count so that a small batch
 // still fills the GPU (a single decoder step over 1500 encoder positions), and large batches do
 // not pay for the merge. Scores are fp32 in shared memory (chunk floats).
+#include <type_traits>
+
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/launch.h"
 
@@ -26,9 +28,9 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t r = blockIdx.x, h = blockIdx.y;
   const int split = blockIdx.z;
   const int dh = int(d.head_dim), tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  float* qs = smem;          // [dh]
-  float* p = qs + dh;        // [chunk]
-  float* red = p + chunk;    // [kThreads]
+  float* qs = smem;        // [dh]
+  float* p = qs + dh;      // [chunk]
+  float* red = p + chunk;  // [kThreads]
   const int n = n_keys[r];
   const int j0 = split * chunk, j1 = min(n, j0 + chunk);
   float* my_part = part ? part + ((r * d.n_head + h) * n_split + split) * (dh + 2) : nullptr;
@@ -70,7 +72,8 @@ __global__ void __launch_bounds__(kThreads)
     const int groups = kThreads / dh, e = tid % dh, g = tid / dh;
     if (g < groups) {
       float acc = 0.0f;
-      for (int j = j0 + g; j < j1; j += groups) acc += p[j - j0] * load(vr + int64_t(j) * d.ld_kv + e);
+      for (int j = j0 + g; j < j1; j += groups)
+        acc += p[j - j0] * load(vr + int64_t(j) * d.ld_kv + e);
       red[tid] = acc;
     }
     __syncthreads();
@@ -84,6 +87,106 @@ __global__ void __launch_bounds__(kThreads)
       float acc = 0.0f;
       for (int j = j0; j < j1; ++j) acc += p[j - j0] * load(vr + int64_t(j) * d.ld_kv + e);
       emit(e, acc);
+    }
+  }
+  if (n_split > 1 && tid == 0) {
+    my_part[0] = mx;
+    my_part[1] = sum;
+  }
+}
+
+// 8 consecutive 16-bit values (one 16-byte load) as floats.
+__device__ __forceinline__ void load8(const __half* p, float* out) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&raw);
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(h[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load8(const __nv_bfloat16* p, float* out) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+
+// The same for head_dim 64 in 16-bit types, with 16-byte loads: 8 lanes read one key row (128 B)
+// and reduce its dot product in 3 shuffles, a warp takes 4 keys at a time; for P V, 8 threads
+// cover a value row and 16 groups of threads take every 16th key, summed through shared memory.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    rows_partial_h64_kernel(const T* q, const T* const* kp, const T* const* vp, const int* n_keys,
+                            AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
+                            float* part) {
+  constexpr int kDh = 64, kGroups = kThreads / 8;
+  extern __shared__ float smem[];
+  __shared__ float scratch[32];
+  const int64_t r = blockIdx.x, h = blockIdx.y;
+  const int split = blockIdx.z;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, sub = lane & 7;
+  float* qs = smem;        // [64]
+  float* p = qs + kDh;     // [chunk]
+  float* red = p + chunk;  // [kGroups][64]
+  const int n = n_keys[r];
+  const int j0 = split * chunk, j1 = min(n, j0 + chunk);
+  float* my_part = part ? part + ((r * d.n_head + h) * n_split + split) * (kDh + 2) : nullptr;
+  if (j0 >= j1) {
+    for (int e = tid; e < kDh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
+    return;
+  }
+  const T* kr = kp[r] + h * kDh;
+  const T* vr = vp[r] + h * kDh;
+  for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
+  __syncthreads();
+  float qv[8];
+  for (int i = 0; i < 8; ++i) qv[i] = qs[sub * 8 + i];
+  for (int jb = j0 + warp * 4; jb < j1; jb += 4 * (kThreads / 32)) {
+    const int j = jb + (lane >> 3);
+    float dot = 0.0f;
+    if (j < j1) {
+      float kv[8];
+      load8(kr + int64_t(j) * d.ld_kv + sub * 8, kv);
+      for (int i = 0; i < 8; ++i) dot += qv[i] * kv[i];
+    }
+    dot += __shfl_xor_sync(0xffffffffu, dot, 4);
+    dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+    dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+    if (sub == 0 && j < j1) p[j - j0] = dot;
+  }
+  __syncthreads();
+  float mx = -INFINITY;
+  for (int j = tid; j < j1 - j0; j += kThreads) mx = fmaxf(mx, p[j]);
+  mx = block_max(mx, scratch);
+  float sum = 0.0f;
+  for (int j = tid; j < j1 - j0; j += kThreads) {
+    const float e = __expf(p[j] - mx);
+    p[j] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, scratch);  // its barriers publish p[]
+
+  const int dsub = tid & 7, group = tid >> 3;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = j0 + group; j < j1; j += kGroups) {
+    const float w = p[j - j0];
+    float vv[8];
+    load8(vr + int64_t(j) * d.ld_kv + dsub * 8, vv);
+    for (int i = 0; i < 8; ++i) acc[i] += w * vv[i];
+  }
+  for (int i = 0; i < 8; ++i) red[group * kDh + dsub * 8 + i] = acc[i];
+  __syncthreads();
+  if (tid < kDh) {
+    float o = 0.0f;
+    for (int g = 0; g < kGroups; ++g) o += red[g * kDh + tid];
+    if (n_split == 1) {
+      store(out + r * d.ld_out + h * kDh + tid, o / sum);
+    } else {
+      my_part[2 + tid] = o;
     }
   }
   if (n_split > 1 && tid == 0) {
@@ -121,7 +224,7 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
   const int64_t items = d.rows * d.n_head;
   const int64_t want_blocks = 2 * int64_t(sm_count > 0 ? sm_count : 132);
   int64_t split = items >= want_blocks ? 1 : (want_blocks + items - 1) / items;
-  split = std::min<int64_t>(split, (max_keys + 63) / 64);  // at least 64 keys per split
+  split = std::min<int64_t>(split, (max_keys + 63) / 64);      // at least 64 keys per split
   split = std::max<int64_t>(split, (max_keys + 4095) / 4096);  // at most 4096 scores in smem
   split = std::max<int64_t>(split, 1);
   plan.n_split = int(split);
@@ -137,17 +240,25 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const*
   if (d.rows == 0) return cudaSuccess;
   if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
     return cudaErrorInvalidConfiguration;
-  const size_t smem = size_t(d.head_dim + plan.chunk + kThreads) * sizeof(float);
   const float scale = float(1.0 / sqrt(double(d.head_dim)));
+  // The 16-byte-load kernel needs 16-bit elements, head_dim 64 and 16-byte aligned rows (row
+  // pointers come from the allocator, aligned; strides are checked here).
+  const bool h64 = dtype != DType::kF32 && d.head_dim == 64 && d.ld_kv % 8 == 0;
+  const size_t smem =
+      size_t(d.head_dim + plan.chunk + (h64 ? (kThreads / 8) * 64 : kThreads)) * sizeof(float);
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
+    auto kernel = rows_partial_kernel<T>;
+    if constexpr (!std::is_same_v<T, float>) {
+      if (h64) kernel = rows_partial_h64_kernel<T>;
+    }
     if (smem > 48 * 1024) {
-      const cudaError_t err = cudaFuncSetAttribute(
-          rows_partial_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+      const cudaError_t err =
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
       if (err != cudaSuccess) return err;
     }
     const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
-    rows_partial_kernel<T><<<grid, kThreads, smem, s>>>(
+    kernel<<<grid, kThreads, smem, s>>>(
         static_cast<const T*>(q), reinterpret_cast<const T* const*>(k_rows),
         reinterpret_cast<const T* const*>(v_rows), n_keys, d, plan.chunk, plan.n_split, scale,
         static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);

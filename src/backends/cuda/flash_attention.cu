@@ -6,11 +6,13 @@
 // One block of 4 warps takes 64 queries of one (batch, head); each warp owns 16 of them. Per tile
 // of 64 keys: the block stages K and V in shared memory (16-byte loads, rows past Tk zeroed);
 // each warp computes S = Q K^T (its Q fragments stay in registers for the whole pass), applies
-// the online softmax row by row in shared memory (two lanes per row, fp32, exp2 with the scale
-// folded in), writes P in the input dtype, rescales its fp32 O accumulator and adds P V. The
-// accumulator lives in shared memory rather than in WMMA fragments because the fragment layout
-// is unspecified, and the per-row rescale needs to address rows. 56 KiB of shared memory per
-// block. The final O / l is written in the input dtype.
+// the online softmax row by row (all 32 lanes on one row, two columns each, so shared memory is
+// read without bank conflicts; fp32, exp2 with the scale folded in), writes P in the input dtype,
+// rescales its fp32 O accumulator and adds P V. The accumulator lives in shared memory rather
+// than in WMMA fragments because the fragment layout is unspecified and the per-row rescale needs
+// to address rows. Every shared tile is padded by 16 bytes per row, so the fragment loads and
+// stores (8 rows at a time) spread over all banks. 61 KiB of shared memory per block. The final
+// O / l is written in the input dtype.
 //
 // Requirements checked by the launcher (else it returns cudaErrorNotSupported and the caller
 // falls back to the general kernel): head_dim 64, F16 or BF16 (BF16 needs sm_80), every pointer
@@ -27,15 +29,16 @@ namespace {
 
 using namespace nvcuda;
 
-constexpr int kD = 64;        // head_dim
-constexpr int kBlockQ = 64;   // queries per block
-constexpr int kBlockK = 64;   // keys per tile
-constexpr int kWarps = 4;     // 16 queries each
+constexpr int kD = 64;       // head_dim
+constexpr int kBlockQ = 64;  // queries per block
+constexpr int kBlockK = 64;  // keys per tile
+constexpr int kWarps = 4;    // 16 queries each
 constexpr int kThreads = kWarps * 32;
-constexpr size_t kSmemBytes = size_t(2 * kBlockK * kD) * 2        // K, V tiles
-                              + size_t(kWarps * 16 * kBlockK) * 2  // P (Q staging at start)
-                              + size_t(kWarps * 16 * kBlockK) * 4  // S
-                              + size_t(kWarps * 16 * kD) * 4;      // O accumulator
+constexpr int kLdh = kD + 8;  // row stride of the 16-bit tiles (K, V, Q/P), in elements
+constexpr int kLdf = kD + 4;  // row stride of the fp32 tiles (S, O)
+static_assert(kBlockK == kD, "the P tile reuses the Q staging layout");
+constexpr size_t kSmemBytes = size_t(3 * kBlockK * kLdh) * 2         // K, V, Q/P
+                              + size_t(2 * kWarps * 16 * kLdf) * 4;  // S, O
 
 template <typename T>
 __device__ __forceinline__ T from_float(float v);
@@ -56,7 +59,7 @@ __device__ __forceinline__ void load_tile(const T* src, int64_t ld, int64_t row0
     const int r = idx / (kD / 8), c = idx % (kD / 8);
     uint4 val = make_uint4(0, 0, 0, 0);
     if (row0 + r < n_rows) val = *reinterpret_cast<const uint4*>(src + (row0 + r) * ld + c * 8);
-    *reinterpret_cast<uint4*>(dst + r * kD + c * 8) = val;
+    *reinterpret_cast<uint4*>(dst + r * kLdh + c * 8) = val;
   }
 }
 
@@ -64,12 +67,12 @@ template <typename T>
 __device__ void flash_body(const T* __restrict__ q, const T* __restrict__ k,
                            const T* __restrict__ v, FlashAttentionDims d, float scale_log2,
                            T* __restrict__ out) {
-  extern __shared__ __align__(16) unsigned char smem_raw[];
+  extern __shared__ __align__(128) unsigned char smem_raw[];
   T* ks = reinterpret_cast<T*>(smem_raw);
-  T* vs = ks + kBlockK * kD;
-  T* ps = vs + kBlockK * kD;
-  float* ss = reinterpret_cast<float*>(ps + kWarps * 16 * kBlockK);
-  float* os = ss + kWarps * 16 * kBlockK;
+  T* vs = ks + kBlockK * kLdh;
+  T* ps = vs + kBlockK * kLdh;
+  float* ss = reinterpret_cast<float*>(ps + kBlockK * kLdh);
+  float* os = ss + kWarps * 16 * kLdf;
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kBlockQ;
@@ -82,81 +85,84 @@ __device__ void flash_body(const T* __restrict__ q, const T* __restrict__ k,
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[kD / 16];
   for (int kk = 0; kk < kD / 16; ++kk)
-    wmma::load_matrix_sync(qf[kk], ps + (warp * 16) * kD + kk * 16, kD);
-  T* pw = ps + warp * 16 * kBlockK;
-  float* sw = ss + warp * 16 * kBlockK;
-  float* ow = os + warp * 16 * kD;
-  for (int i = lane; i < 16 * kD; i += 32) ow[i] = 0.0f;
+    wmma::load_matrix_sync(qf[kk], ps + (warp * 16) * kLdh + kk * 16, kLdh);
+  T* pw = ps + warp * 16 * kLdh;
+  float* sw = ss + warp * 16 * kLdf;
+  float* ow = os + warp * 16 * kLdf;
+  for (int r = 0; r < 16; ++r) {
+    ow[r * kLdf + lane] = 0.0f;
+    ow[r * kLdf + lane + 32] = 0.0f;
+  }
   __syncthreads();  // every warp has its Q fragments before P overwrites the staging area
 
-  const int row = lane >> 1, half = lane & 1;
-  float m = -INFINITY, l = 0.0f;
+  // Row r's running max and sum, the same in every lane.
+  float m[16], l[16];
+#pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
   for (int64_t j0 = 0; j0 < d.tk; j0 += kBlockK) {
     load_tile(kb, d.ld_k, j0, d.tk, ks);
     load_tile(vb, d.ld_v, j0, d.tk, vs);
     __syncthreads();
 
-    // S = Q K^T: B(k = dim, n = key) = K[key][dim] is column-major with ld kD.
+    // S = Q K^T: B(k = dim, n = key) = K[key][dim] is column-major.
     for (int n = 0; n < kBlockK / 16; ++n) {
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
       wmma::fill_fragment(acc, 0.0f);
       for (int kk = 0; kk < kD / 16; ++kk) {
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kf;
-        wmma::load_matrix_sync(kf, ks + (n * 16) * kD + kk * 16, kD);
+        wmma::load_matrix_sync(kf, ks + (n * 16) * kLdh + kk * 16, kLdh);
         wmma::mma_sync(acc, qf[kk], kf, acc);
       }
-      wmma::store_matrix_sync(sw + n * 16, acc, kBlockK, wmma::mem_row_major);
+      wmma::store_matrix_sync(sw + n * 16, acc, kLdf, wmma::mem_row_major);
     }
     __syncwarp();
 
-    // Online softmax: lanes 2r and 2r+1 share row r, 32 columns each.
-    float* srow = sw + row * kBlockK + half * 32;
-    const int64_t valid = d.tk - j0 - half * 32;  // keys of this lane's half that exist
-    float mx = -INFINITY;
-    for (int c = 0; c < 32; ++c) {
-      const float x = c < valid ? srow[c] * scale_log2 : -INFINITY;
-      srow[c] = x;
-      mx = fmaxf(mx, x);
+    // Online softmax, one row at a time: lane c holds columns c and c + 32.
+    const bool ok0 = j0 + lane < d.tk, ok1 = j0 + lane + 32 < d.tk;
+#pragma unroll
+    for (int r = 0; r < 16; ++r) {
+      const float x0 = ok0 ? sw[r * kLdf + lane] * scale_log2 : -INFINITY;
+      const float x1 = ok1 ? sw[r * kLdf + lane + 32] * scale_log2 : -INFINITY;
+      const float m_new = fmaxf(m[r], warp_max(fmaxf(x0, x1)));
+      const float alpha = exp2f(m[r] - m_new);
+      const float p0 = exp2f(x0 - m_new), p1 = exp2f(x1 - m_new);
+      pw[r * kLdh + lane] = from_float<T>(p0);
+      pw[r * kLdh + lane + 32] = from_float<T>(p1);
+      l[r] = l[r] * alpha + warp_sum(p0 + p1);
+      m[r] = m_new;
+      ow[r * kLdf + lane] *= alpha;
+      ow[r * kLdf + lane + 32] *= alpha;
     }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    const float m_new = fmaxf(m, mx);
-    const float alpha = exp2f(m - m_new);
-    float sum = 0.0f;
-    T* prow = pw + row * kBlockK + half * 32;
-    for (int c = 0; c < 32; ++c) {
-      const float p = exp2f(srow[c] - m_new);
-      sum += p;
-      prow[c] = from_float<T>(p);
-    }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    l = l * alpha + sum;
-    m = m_new;
-    float* orow = ow + row * kD + half * 32;
-    for (int c = 0; c < 32; ++c) orow[c] *= alpha;
     __syncwarp();
 
-    // O += P V: B(k = key, n = dim) = V[key][dim] is row-major with ld kD.
+    // O += P V: B(k = key, n = dim) = V[key][dim] is row-major.
     for (int n = 0; n < kD / 16; ++n) {
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, ow + n * 16, kD, wmma::mem_row_major);
+      wmma::load_matrix_sync(acc, ow + n * 16, kLdf, wmma::mem_row_major);
       for (int kk = 0; kk < kBlockK / 16; ++kk) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pf;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vf;
-        wmma::load_matrix_sync(pf, pw + kk * 16, kBlockK);
-        wmma::load_matrix_sync(vf, vs + (kk * 16) * kD + n * 16, kD);
+        wmma::load_matrix_sync(pf, pw + kk * 16, kLdh);
+        wmma::load_matrix_sync(vf, vs + (kk * 16) * kLdh + n * 16, kLdh);
         wmma::mma_sync(acc, pf, vf, acc);
       }
-      wmma::store_matrix_sync(ow + n * 16, acc, kD, wmma::mem_row_major);
+      wmma::store_matrix_sync(ow + n * 16, acc, kLdf, wmma::mem_row_major);
     }
     __syncthreads();  // K/V tiles are overwritten next
   }
 
-  const int64_t qi = q0 + warp * 16 + row;
-  if (qi < d.tq) {
-    const float inv = 1.0f / l;
-    T* dst = out + b * d.bs_out + qi * d.ld_out + h * kD + half * 32;
-    const float* src = ow + row * kD + half * 32;
-    for (int c = 0; c < 32; ++c) dst[c] = from_float<T>(src[c] * inv);
+  __syncwarp();
+#pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    const int64_t qi = q0 + warp * 16 + r;
+    if (qi >= d.tq) break;
+    const float inv = 1.0f / l[r];
+    T* dst = out + b * d.bs_out + qi * d.ld_out + h * kD;
+    dst[lane] = from_float<T>(ow[r * kLdf + lane] * inv);
+    dst[lane + 32] = from_float<T>(ow[r * kLdf + lane + 32] * inv);
   }
 }
 

@@ -52,9 +52,9 @@ void gemm(DType dtype, cublasOperation_t op_a, cublasOperation_t op_b, int64_t m
 Tensor upload_bytes(const void* host, size_t bytes, const char* what) {
   Tensor t = Tensor::empty_on(Device::kCuda, DType::kU8, {int64_t(std::max<size_t>(bytes, 1))});
   if (bytes)
-    detail::check(cudaMemcpyAsync(t.data<void>(), host, bytes, cudaMemcpyHostToDevice,
-                                  detail::stream()),
-                  what);
+    detail::check(
+        cudaMemcpyAsync(t.data<void>(), host, bytes, cudaMemcpyHostToDevice, detail::stream()),
+        what);
   return t;
 }
 
@@ -198,13 +198,12 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
   if (plan.n_split > 1)
     part = Tensor::empty_on(Device::kCuda, DType::kF32,
                             {d.rows * d.n_head * plan.n_split * (d.head_dim + 2)});
-  detail::check(
-      detail::launch_attention_rows(
-          dtype, q, reinterpret_cast<const void* const*>(base),
-          reinterpret_cast<const void* const*>(base + n * sizeof(void*)),
-          reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan,
-          plan.n_split > 1 ? part.data<float>() : nullptr, out, detail::stream()),
-      "attention_rows kernel");
+  detail::check(detail::launch_attention_rows(
+                    dtype, q, reinterpret_cast<const void* const*>(base),
+                    reinterpret_cast<const void* const*>(base + n * sizeof(void*)),
+                    reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan,
+                    plan.n_split > 1 ? part.data<float>() : nullptr, out, detail::stream()),
+                "attention_rows kernel");
 }
 
 void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
@@ -217,10 +216,10 @@ void embed_rows(DType dtype, const void* table, const void* pos_table, const int
     pairs[size_t(2 * r + 1)] = positions[r];
   }
   const Tensor dev = upload_bytes(pairs.data(), pairs.size() * sizeof(int), "embed_rows: upload");
-  detail::check(detail::launch_embed_rows(dtype, table, pos_table,
-                                          static_cast<const int*>(dev.raw()), rows, d, out,
-                                          detail::stream()),
-                "embed_rows kernel");
+  detail::check(
+      detail::launch_embed_rows(dtype, table, pos_table, static_cast<const int*>(dev.raw()), rows,
+                                d, out, detail::stream()),
+      "embed_rows kernel");
 }
 
 void scatter_rows(DType dtype, const void* src, void* const* dst, const int* positions,
@@ -243,11 +242,11 @@ void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclud
   require_dtype(dtype, "argmax_rows");
   if (rows == 0) return;
   Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows});
-  detail::check(detail::launch_argmax_rows(dtype, x, rows, n, exclude, dev.data<int>(),
-                                           detail::stream()),
-                "argmax_rows kernel");
-  detail::check(cudaMemcpyAsync(out, dev.raw(), size_t(rows) * sizeof(int),
-                                cudaMemcpyDeviceToHost, detail::stream()),
+  detail::check(
+      detail::launch_argmax_rows(dtype, x, rows, n, exclude, dev.data<int>(), detail::stream()),
+      "argmax_rows kernel");
+  detail::check(cudaMemcpyAsync(out, dev.raw(), size_t(rows) * sizeof(int), cudaMemcpyDeviceToHost,
+                                detail::stream()),
                 "argmax_rows: download");
   detail::check(cudaStreamSynchronize(detail::stream()), "argmax_rows: synchronize");
 }

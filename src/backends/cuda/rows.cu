@@ -97,8 +97,7 @@ cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    argmax_rows_kernel<T><<<unsigned(rows), 512, 0, s>>>(static_cast<const T*>(x), n, exclude,
-                                                         out);
+    argmax_rows_kernel<T><<<unsigned(rows), 512, 0, s>>>(static_cast<const T*>(x), n, exclude, out);
     return cudaGetLastError();
   });
 }

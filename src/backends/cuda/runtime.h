@@ -44,5 +44,7 @@ struct MemoryStats {
 MemoryStats memory_stats();
 // Returns the cached blocks to the driver.
 void release_cached_memory();
+// Starts a new high-water mark at the bytes in use now.
+void reset_peak_memory();
 
 }  // namespace hark::backends::cuda

@@ -1,0 +1,102 @@
+#include "bench/model_workload.h"
+
+#include <algorithm>
+#include <chrono>
+#include <span>
+
+#include "bench/shapes.h"
+#include "core/error.h"
+#include "ops/ops.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
+
+namespace hark::bench {
+namespace {
+
+void sync(Device d) {
+#ifdef HARK_HAVE_CUDA
+  if (d == Device::kCuda) backends::cuda::synchronize();
+#else
+  (void)d;
+#endif
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+ModelRun run_once(const model::WhisperModel& m, const model::GenerationConfig& g,
+                  const Tensor& mels, int tokens) {
+  const Device dev = m.placement().device;
+  const model::ModelConfig& c = m.config();
+  const int64_t batch = mels.dim(0);
+  ModelRun r;
+  const double t0 = now_ms();
+  const Tensor enc = m.encode_batch(mels);
+  sync(dev);
+  const double t1 = now_ms();
+  std::vector<model::DecoderState> states;
+  states.reserve(size_t(batch));
+  for (int64_t b = 0; b < batch; ++b)
+    states.push_back(
+        m.begin_window(enc.slice_rows(b, b + 1).reshape({c.n_audio_ctx, c.n_audio_state})));
+  std::vector<int> prompt{g.sot};
+  if (g.is_multilingual) prompt.insert(prompt.end(), {*g.language_token("en"), g.transcribe});
+  prompt.push_back(g.timestamp_begin);
+  std::vector<model::DecoderState*> ptrs;
+  for (auto& s : states) ptrs.push_back(&s);
+  std::vector<std::vector<int>> next(size_t(batch), prompt);
+  for (int i = 0; i < tokens; ++i) {
+    std::vector<std::span<const int>> spans(next.begin(), next.end());
+    const Tensor logits = m.decode_batch(ptrs, spans);
+    const std::vector<int> picked = ops::argmax_rows(logits, g.eot);
+    for (int64_t b = 0; b < batch; ++b) next[size_t(b)] = {picked[size_t(b)]};
+  }
+  sync(dev);
+  r.encoder_ms = t1 - t0;
+  r.decoder_ms = now_ms() - t1;
+  r.total_ms = r.encoder_ms + r.decoder_ms;
+  return r;
+}
+
+}  // namespace
+
+ModelWorkloadReport run_model_workload(const model::WhisperModel& m,
+                                       const model::GenerationConfig& g,
+                                       const ModelWorkloadOptions& o) {
+  const model::ModelConfig& c = m.config();
+  HARK_CHECK(o.batch >= 1 && o.tokens >= 1 && o.runs >= 1 && o.warmup >= 0,
+             ErrorKind::kInvalidArgument, "batch, tokens and runs must be >= 1");
+  HARK_CHECK(4 + o.tokens <= c.n_text_ctx, ErrorKind::kInvalidArgument,
+             "--tokens {} does not fit the text context of {}", o.tokens, c.n_text_ctx);
+  Tensor mels = Tensor::zeros(DType::kF32, {o.batch, c.n_mels, 2 * int64_t(c.n_audio_ctx)});
+  fill_uniform(mels.data<float>(), size_t(mels.numel()), 1.0f, 9);
+  for (int i = 0; i < o.warmup; ++i) run_once(m, g, mels, std::min(o.tokens, 8));
+  ModelWorkloadReport r;
+  for (int i = 0; i < o.runs; ++i) r.runs.push_back(run_once(m, g, mels, o.tokens));
+  auto stage = [&](double ModelRun::*f) {
+    std::vector<double> v;
+    for (const auto& t : r.runs) v.push_back(t.*f);
+    return median(v);
+  };
+  r.median = {stage(&ModelRun::encoder_ms), stage(&ModelRun::decoder_ms),
+              stage(&ModelRun::total_ms)};
+  r.window_ms = r.median.total_ms / o.batch;
+  r.rtfx = 30.0 * o.batch / (r.median.total_ms / 1000.0);
+  r.step_ms = r.median.decoder_ms / o.tokens;
+#ifdef HARK_HAVE_CUDA
+  if (m.placement().device == Device::kCuda)
+    r.peak_mem_mb = double(backends::cuda::memory_stats().peak) / (1024.0 * 1024.0);
+#endif
+  return r;
+}
+
+}  // namespace hark::bench
