@@ -16,9 +16,10 @@ target_include_directories(hark_openblas INTERFACE ${OPENBLAS_INCLUDE_DIR})
 target_link_libraries(hark_openblas INTERFACE ${OPENBLAS_LIBRARY})
 
 # Audio and apps only; -DHARK_ENGINE_ONLY=ON builds core/ops/backends/model without them.
+# CLI11 (header-only) builds `hark` in every configuration; the engine-only one has `hark bench`.
+find_package(CLI11 REQUIRED)
 if(NOT HARK_ENGINE_ONLY)
   find_package(PkgConfig REQUIRED)
-  find_package(CLI11 REQUIRED)
   pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
   pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
   # `hark serve`: Beast/Asio (header-only) and libcurl for /transcribe/url.

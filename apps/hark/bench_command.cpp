@@ -1,15 +1,30 @@
 // `hark bench`: PERF.md's standard workload on a named Whisper shape with random weights drawn in
-// process (no checkpoint needed), printing per-stage medians and the RTFx.
+// process (no checkpoint needed).
+// - On a GPU (--device cuda[:N]): bench/model_workload's batched passes, one line per batch size
+//   (--batch 1,8,32): B windows of random log-mel through one encoder pass, then B sequences
+//   decoding together with the argmax on the device.
+// - On the CPU: bench/workload's window loop (log-mel of 30 s of noise, encoder, greedy decoding),
+//   the windows of a batch one after another.
+// The engine-only build (the GPU machine's: no FFmpeg) has the GPU path and the CPU model path.
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <memory>
-#include <thread>
+#include <string>
+#include <vector>
 
-#include "bench/workload.h"
+#include "bench/model_workload.h"
+#include "bench/shapes.h"
 #include "commands.h"
 #include "core/error.h"
 #include "ops/ops.h"
+#include "ops/profile.h"
+#ifndef HARK_ENGINE_ONLY
+#include "bench/workload.h"
+#endif
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
 
 namespace hark::app {
 namespace {
@@ -17,40 +32,173 @@ namespace {
 struct BenchArgs {
   std::string shape = "tiny";
   std::string device = "cpu";
-  bench::WorkloadOptions workload;
-  int threads = 0;
-  bool json = false;
+  std::string compute_type = "default";
+  std::vector<int> batches{1};
+  int tokens = 128, runs = 3, warmup = 1, threads = 0;
+  bool json = false, profile = false;
 };
 
-int run_bench(const BenchArgs& a) {
-  HARK_CHECK(a.device == "cpu" || a.device == "auto", ErrorKind::kUnsupported,
-             "device '{}' is not available in this build (use cpu)", a.device);
-  ops::set_num_threads(a.threads);
+struct Where {
+  model::ModelPlacement placement;
+  std::string device, precision;
+};
+
+Where placement_for(const BenchArgs& a) {
+  Where w;
+  const bool gpu = a.device != "cpu";
+  if (gpu) {
+    int index = 0;
+    if (a.device.rfind("cuda:", 0) == 0) {
+      index = std::stoi(a.device.substr(5));
+    } else {
+      HARK_CHECK(a.device == "cuda", ErrorKind::kInvalidArgument,
+                 "unknown device '{}' (use cpu, cuda or cuda:N)", a.device);
+    }
+#ifdef HARK_HAVE_CUDA
+    backends::cuda::select_device(index);
+    w.placement.device = Device::kCuda;
+#else
+    (void)index;
+    throw_error(ErrorKind::kUnsupported, "device '{}': this build has no CUDA backend", a.device);
+#endif
+    w.device = fmt::format("cuda:{}", index);
+  } else {
+    w.device = "cpu";
+  }
+  const std::string& t = a.compute_type;
+  if (t == "float16" || (t == "default" && gpu)) {
+    w.placement.dtype = DType::kF16;
+  } else if (t == "bfloat16") {
+    w.placement.dtype = DType::kBF16;
+  } else {
+    HARK_CHECK(t == "float32" || t == "default", ErrorKind::kInvalidArgument,
+               "unknown compute type '{}' (use float16, bfloat16 or float32)", t);
+    w.placement.dtype = DType::kF32;
+  }
+  HARK_CHECK(gpu || w.placement.dtype == DType::kF32, ErrorKind::kUnsupported,
+             "the CPU runs float32 only");
+  w.precision = w.placement.dtype == DType::kF16    ? "float16"
+                : w.placement.dtype == DType::kBF16 ? "bfloat16"
+                                                    : "float32";
+  return w;
+}
+
+void print_profile() {
+  double sum = 0;
+  const auto report = ops::profile_report();
+  for (const auto& t : report) sum += t.ms;
+  int shown = 0;
+  for (const auto& t : report) {
+    if (++shown > 16) break;
+    std::printf("    %-28s %9.2f ms %5.1f %%  %7lld calls\n", t.name.c_str(), t.ms,
+                100.0 * t.ms / sum, static_cast<long long>(t.calls));
+  }
+}
+
+int run_model(const BenchArgs& a, const Where& w) {
   const model::ModelConfig cfg = bench::shape_config(a.shape);
   const model::Checkpoint ckpt = bench::random_checkpoint(cfg, 1234);
-  const bench::WorkloadReport r = bench::run_standard_workload(ckpt, a.workload);
-  const int threads = ops::num_threads();
-  if (a.json) {
+  const model::WhisperModel m(ckpt, w.placement);
+  if (!a.json)
     std::printf(
-        "{\"shape\":\"%s\",\"device\":\"cpu\",\"precision\":\"fp32\",\"threads\":%d,\"batch\":%d,"
-        "\"tokens\":%d,\"runs\":%d,\"mel_ms\":%.2f,\"encoder_ms\":%.2f,\"decoder_ms\":%.2f,"
-        "\"per_token_ms\":%.3f,\"window_ms\":%.2f,\"rtfx\":%.2f}\n",
-        a.shape.c_str(), threads, a.workload.batch, a.workload.tokens, a.workload.runs,
-        r.median.mel_ms, r.median.encoder_ms, r.median.decoder_ms, r.per_token_ms, r.window_ms,
-        r.rtfx);
-    return 0;
+        "hark bench: %s (%d enc / %d dec layers, d %d) on %s, %s, %d tokens, median of "
+        "%d runs\n%-6s %12s %12s %10s %12s %10s %10s\n",
+        a.shape.c_str(), cfg.n_audio_layer, cfg.n_text_layer, cfg.n_audio_state, w.device.c_str(),
+        w.precision.c_str(), a.tokens, a.runs, "batch", "encoder ms", "decoder ms", "ms/step",
+        "ms/window", "RTFx", "peak MiB");
+  for (const int batch : a.batches) {
+    bench::ModelWorkloadOptions o;
+    o.batch = batch;
+    o.tokens = a.tokens;
+    o.runs = a.runs;
+    o.warmup = a.warmup;
+    bench::ModelWorkloadReport r;
+    try {
+      r = bench::run_model_workload(m, ckpt.generation, o);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kResourceExhausted) throw;
+      std::printf("%-6d out of memory (%s)\n", batch, e.what());
+      std::fflush(stdout);
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::release_cached_memory();
+#endif
+      continue;
+    }
+    if (a.json) {
+      std::printf(
+          "{\"shape\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"tokens\":%d,"
+          "\"runs\":%d,\"encoder_ms\":%.2f,\"decoder_ms\":%.2f,\"step_ms\":%.3f,"
+          "\"window_ms\":%.2f,\"rtfx\":%.1f,\"peak_mib\":%.0f}\n",
+          a.shape.c_str(), w.device.c_str(), w.precision.c_str(), batch, a.tokens, a.runs,
+          r.median.encoder_ms, r.median.decoder_ms, r.step_ms, r.window_ms, r.rtfx, r.peak_mem_mb);
+    } else {
+      std::printf("%-6d %12.1f %12.1f %10.3f %12.2f %10.1f %10.0f\n", batch, r.median.encoder_ms,
+                  r.median.decoder_ms, r.step_ms, r.window_ms, r.rtfx, r.peak_mem_mb);
+    }
+    if (a.profile) {
+      o.runs = 1;
+      o.warmup = 0;
+      ops::reset_profile();
+      ops::set_profiling(true);
+      bench::run_model_workload(m, ckpt.generation, o);
+      ops::set_profiling(false);
+      std::printf("  per-op profile of one more run (device drained around each op):\n");
+      print_profile();
+    }
+    std::fflush(stdout);
+#ifdef HARK_HAVE_CUDA
+    if (w.placement.device == Device::kCuda) {
+      backends::cuda::release_cached_memory();
+      backends::cuda::reset_peak_memory();
+    }
+#endif
   }
-  std::printf("%s", fmt::format("hark bench: shape {} ({} layers enc / {} dec, d {}), cpu fp32, "
-                                "{} threads, batch {}, {} tokens, median of {} runs\n",
-                                a.shape, cfg.n_audio_layer, cfg.n_text_layer, cfg.n_audio_state,
-                                threads, a.workload.batch, a.workload.tokens, a.workload.runs)
-                        .c_str());
-  std::printf("%-10s %10s %12s %12s %14s %12s %8s\n", "shape", "mel ms", "encoder ms", "decoder ms",
-              "ms/token", "ms/window", "RTFx");
-  std::printf("%-10s %10.1f %12.1f %12.1f %14.2f %12.1f %8.1f\n", a.shape.c_str(),
-              r.median.mel_ms / a.workload.batch, r.median.encoder_ms / a.workload.batch,
-              r.median.decoder_ms / a.workload.batch, r.per_token_ms, r.window_ms, r.rtfx);
   return 0;
+}
+
+#ifndef HARK_ENGINE_ONLY
+int run_cpu_windows(const BenchArgs& a) {
+  const model::ModelConfig cfg = bench::shape_config(a.shape);
+  const model::Checkpoint ckpt = bench::random_checkpoint(cfg, 1234);
+  const int threads = ops::num_threads();
+  for (const int batch : a.batches) {
+    bench::WorkloadOptions o;
+    o.batch = batch;
+    o.tokens = a.tokens;
+    o.runs = a.runs;
+    o.warmup = a.warmup;
+    const bench::WorkloadReport r = bench::run_standard_workload(ckpt, o);
+    if (a.json) {
+      std::printf(
+          "{\"shape\":\"%s\",\"device\":\"cpu\",\"precision\":\"float32\",\"threads\":%d,"
+          "\"batch\":%d,\"tokens\":%d,\"runs\":%d,\"mel_ms\":%.2f,\"encoder_ms\":%.2f,"
+          "\"decoder_ms\":%.2f,\"per_token_ms\":%.3f,\"window_ms\":%.2f,\"rtfx\":%.2f}\n",
+          a.shape.c_str(), threads, batch, a.tokens, a.runs, r.median.mel_ms, r.median.encoder_ms,
+          r.median.decoder_ms, r.per_token_ms, r.window_ms, r.rtfx);
+      continue;
+    }
+    std::printf("%s", fmt::format("hark bench: shape {} ({} layers enc / {} dec, d {}), cpu fp32, "
+                                  "{} threads, batch {}, {} tokens, median of {} runs\n",
+                                  a.shape, cfg.n_audio_layer, cfg.n_text_layer, cfg.n_audio_state,
+                                  threads, batch, a.tokens, a.runs)
+                          .c_str());
+    std::printf("%-10s %10s %12s %12s %14s %12s %8s\n", "shape", "mel ms", "encoder ms",
+                "decoder ms", "ms/token", "ms/window", "RTFx");
+    std::printf("%-10s %10.1f %12.1f %12.1f %14.2f %12.1f %8.1f\n", a.shape.c_str(),
+                r.median.mel_ms / batch, r.median.encoder_ms / batch, r.median.decoder_ms / batch,
+                r.per_token_ms, r.window_ms, r.rtfx);
+  }
+  return 0;
+}
+#endif
+
+int run_bench(const BenchArgs& a) {
+  ops::set_num_threads(a.threads);
+  const Where w = placement_for(a);
+#ifndef HARK_ENGINE_ONLY
+  if (w.placement.device == Device::kCpu && !a.profile) return run_cpu_windows(a);
+#endif
+  return run_model(a, w);
 }
 
 }  // namespace
@@ -60,19 +208,27 @@ Run add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "run the standard 30 s window workload (PERF.md)");
   cmd->add_option("--shape", args->shape, "tiny, base, small, medium, large-v3, large-v3-turbo")
       ->default_val("tiny");
-  cmd->add_option("--batch", args->workload.batch, "windows per run")
-      ->default_val(1)
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--tokens", args->workload.tokens, "tokens decoded per window")
+  cmd->add_option("--batch", args->batches,
+                  "windows in flight, one run per value (e.g. --batch 1,8,32); on the CPU the "
+                  "windows of a batch run one after another")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->default_str("1");
+  cmd->add_option("--tokens", args->tokens, "tokens decoded per window")
       ->default_val(128)
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--runs", args->workload.runs, "timed runs (median reported)")
+  cmd->add_option("--runs", args->runs, "timed runs (median reported)")
       ->default_val(3)
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", args->workload.warmup, "untimed runs first")->default_val(1);
+  cmd->add_option("--warmup", args->warmup, "untimed runs first")->default_val(1);
   cmd->add_option("-t,--threads", args->threads, "CPU threads (0: all cores)")->default_val(0);
-  cmd->add_option("--device", args->device, "cpu")->default_val("cpu");
-  cmd->add_flag("--json", args->json, "print one JSON line instead of a table");
+  cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->default_val("cpu");
+  cmd->add_option("--compute-type", args->compute_type,
+                  "float16, bfloat16 or float32 (default: float16 on a GPU, float32 on the CPU)")
+      ->default_val("default");
+  cmd->add_flag("--json", args->json, "print one JSON line per batch size instead of a table");
+  cmd->add_flag("--profile", args->profile,
+                "after each batch size, one more run with a per-op time breakdown");
   return [args] { return run_bench(*args); };
 }
 

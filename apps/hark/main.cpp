@@ -17,9 +17,11 @@ int main(int argc, char** argv) {
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log progress and timings to stderr")->configurable(false);
   app.set_version_flag("--version", std::string("hark 0.1.0"));
-  auto transcribe = hark::app::add_transcribe_command(app);
   auto bench = hark::app::add_bench_command(app);
+#ifndef HARK_ENGINE_ONLY
+  auto transcribe = hark::app::add_transcribe_command(app);
   auto serve = hark::app::add_serve_command(app);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,9 +30,11 @@ int main(int argc, char** argv) {
   }
   if (verbose) spdlog::set_level(spdlog::level::info);
   try {
-    if (app.got_subcommand("transcribe")) return transcribe();
     if (app.got_subcommand("bench")) return bench();
+#ifndef HARK_ENGINE_ONLY
+    if (app.got_subcommand("transcribe")) return transcribe();
     if (app.got_subcommand("serve")) return serve();
+#endif
   } catch (const hark::Error& e) {
     std::fprintf(stderr, "hark: error: %s\n", e.what());
     return 1;
