@@ -136,7 +136,7 @@ class Session : public std::enable_shared_from_this<Session> {
     error_type_ = e.type();
     co_return co_await respond(error_response(e), request, keep_alive);
   }
-  net::awaitable<bool> fetch_audio(const std::string& url, Job& job);
+  net::awaitable<std::optional<ApiError>> fetch_audio(const std::string& url, Job& job);
   net::awaitable<bool> write_sse_head(const Request& request);
   net::awaitable<bool> write_chunk(const std::string& data);
   net::awaitable<void> watch_disconnect();
@@ -281,16 +281,31 @@ net::awaitable<bool> Session::dispatch(const Route& route, Request& req, bool ke
   co_return co_await run_deferred(std::move(std::get<Deferred>(reply)), req, keep_alive);
 }
 
-net::awaitable<bool> Session::fetch_audio(const std::string& url, Job& job) {
-  UrlFetchOptions options = ctx_.fetch;
-  FetchedAudio fetched = co_await net::co_spawn(
-      ctx_.blocking,
-      [url, options]() -> net::awaitable<FetchedAudio> { co_return fetch_url(url, options); },
-      net::use_awaitable);
-  job.audio_storage = std::move(fetched.bytes);
+// Runs the (blocking) libcurl fetch on the blocking pool. No exception crosses the co_await
+// (GCC 12 destroys the awaited temporaries twice when one does): failures come back as values.
+net::awaitable<std::optional<ApiError>> Session::fetch_audio(const std::string& url, Job& job) {
+  struct Outcome {
+    FetchedAudio audio;
+    std::optional<ApiError> error;
+  };
+  auto task = [url, options = ctx_.fetch]() -> net::awaitable<Outcome> {
+    Outcome out;
+    try {
+      out.audio = fetch_url(url, options);
+    } catch (const ApiError& e) {
+      out.error = e;
+    } catch (const std::exception& e) {
+      out.error =
+          ApiError(500, std::string("fetching the URL failed: ") + e.what(), "server_error");
+    }
+    co_return out;
+  };
+  Outcome outcome = co_await net::co_spawn(ctx_.blocking, std::move(task), net::use_awaitable);
+  if (outcome.error) co_return outcome.error;
+  job.audio_storage = std::move(outcome.audio.bytes);
   job.audio = job.audio_storage;
-  job.audio_name = fetched.name;
-  co_return true;
+  job.audio_name = outcome.audio.name;
+  co_return std::nullopt;
 }
 
 net::awaitable<bool> Session::run_deferred(Deferred d, const Request& req, bool keep_alive) {
@@ -306,14 +321,7 @@ net::awaitable<bool> Session::run_deferred(Deferred d, const Request& req, bool 
   }
   Job& job = *d.job;
   if (!d.fetch_url.empty()) {
-    std::optional<ApiError> failure;
-    try {
-      co_await fetch_audio(d.fetch_url, job);
-    } catch (const ApiError& e) {
-      failure = e;
-    } catch (const std::exception& e) {
-      failure = ApiError(500, std::string("fetching the URL failed: ") + e.what(), "server_error");
-    }
+    const std::optional<ApiError> failure = co_await fetch_audio(d.fetch_url, job);
     if (failure) co_return co_await respond_error(*failure, req, keep_alive);
   }
   const auto executor = co_await net::this_coro::executor;

@@ -42,8 +42,9 @@ InferencePool::~InferencePool() { stop(); }
 
 void InferencePool::load() {
   try {
-    if (options_.load_delay_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(options_.load_delay_ms));
+    const auto delay_end = Clock::now() + std::chrono::milliseconds(options_.load_delay_ms);
+    while (Clock::now() < delay_end && !stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     std::vector<std::unique_ptr<Slot>> slots;
     for (const std::string& device : options_.devices) {
@@ -56,6 +57,7 @@ void InferencePool::load() {
     }
     {
       std::lock_guard lock(load_m_);
+      if (stopping_) return;  // shut down while loading: start no workers
       slots_ = std::move(slots);
       for (auto& slot : slots_) {
         slot->n_workers = size_t(std::max(1, options_.workers_per_engine));

@@ -241,8 +241,8 @@ int run_server(const ServerOptions& options) {
     io.emplace_back([&rt] { rt.ioc.run(); });
   rt.ioc.run();
   for (auto& t : io) t.join();
+  rt.state.pool.stop();  // also ends a load still in progress
   loader.join();
-  rt.state.pool.stop();
   rt.blocking.join();
   return rt.exit_code;
 }
