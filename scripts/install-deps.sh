@@ -15,6 +15,9 @@ pkgs=(
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+# tests/clients runs the official openai npm client: Node and npm (any install will do).
+if ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
