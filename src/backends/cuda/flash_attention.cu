@@ -1,7 +1,8 @@
 // Flash attention for fp16/bf16 with head_dim 64, no mask, over a batch of independent
 // sequences: the encoder's self-attention (Tq = Tk = 1500 per window) and any many-query
-// cross-attention. Tensor cores through WMMA (16x16x16, fp32 accumulation); the scores never
-// reach global memory.
+// cross-attention, on tensor cores with fp32 accumulation; the scores never reach global memory.
+// Two kernels: on sm_80 and later the FlashAttention-2 register layout on mma.sync (below,
+// flash_mma_kernel); on sm_75 (fp16 only) the portable WMMA kernel described here.
 //
 // One block of 4 warps takes 64 queries of one (batch, head); each warp owns 16 of them. Per tile
 // of 64 keys: the block stages K and V in shared memory (16-byte loads, rows past Tk zeroed);
@@ -41,14 +42,12 @@ constexpr size_t kSmemBytes = size_t(3 * kBlockK * kLdh) * 2         // K, V, Q/
                               + size_t(2 * kWarps * 16 * kLdf) * 4;  // S, O
 
 template <typename T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
+__device__ __forceinline__ T from_float(float v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(v);
+  } else {
+    return __float2bfloat16_rn(v);
+  }
 }
 
 // Copies a [64, 64] tile of rows [row0, row0 + 64) (rows >= n_rows zeroed) into shared memory.
@@ -181,6 +180,168 @@ __global__ void __launch_bounds__(kThreads)
 #endif
 }
 
+// ---- sm_80+: the FlashAttention-2 layout on mma.sync.m16n8k16 ----------------------------------
+// Everything per warp stays in registers: the Q fragments (16 rows x 64 dims), the scores S of a
+// 64-key tile (8 accumulator tiles of 16 x 8), the output O (8 tiles of 16 x 8) and the running
+// max/sum of the lane's two rows (g = lane / 4 and g + 8). The accumulator layout of m16n8k16 is
+// the A-operand layout of the next one, so P goes from S to the P V product without touching
+// memory. K and V tiles are staged in shared memory with 16-byte-padded rows: K's 32-bit operand
+// loads and V's 16-bit ones both land on distinct banks. 18 KiB of static shared memory.
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+  } else {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t pair(const T* lo, const T* hi) {
+  return uint32_t(*reinterpret_cast<const uint16_t*>(lo)) |
+         (uint32_t(*reinterpret_cast<const uint16_t*>(hi)) << 16);
+}
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, const uint32_t* b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+#endif
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    flash_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                     FlashAttentionDims d, float scale_log2, T* __restrict__ out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  __shared__ __align__(16) T ks[kBlockK * kLdh];
+  __shared__ __align__(16) T vs[kBlockK * kLdh];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kBlockQ;
+  const T* qb = q + b * d.bs_q + h * kD;
+  const T* kb = k + b * d.bs_k + h * kD;
+  const T* vb = v + b * d.bs_v + h * kD;
+  const int64_t r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+
+  uint32_t qa[kD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int c = kk * 16 + t * 2;
+    qa[kk][0] = r0 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * d.ld_q + c) : 0u;
+    qa[kk][1] = r1 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * d.ld_q + c) : 0u;
+    qa[kk][2] = r0 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * d.ld_q + c + 8) : 0u;
+    qa[kk][3] = r1 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * d.ld_q + c + 8) : 0u;
+  }
+  float o[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+
+  for (int64_t j0 = 0; j0 < d.tk; j0 += kBlockK) {
+    __syncthreads();  // the previous tile is no longer read
+    load_tile(kb, d.ld_k, j0, d.tk, ks);
+    load_tile(vb, d.ld_v, j0, d.tk, vs);
+    __syncthreads();
+
+    float s[kBlockK / 8][4];
+#pragma unroll
+    for (int n = 0; n < kBlockK / 8; ++n) {
+      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        const T* kr = ks + (n * 8 + g) * kLdh + kk * 16 + t * 2;
+        const uint32_t bb[2] = {*reinterpret_cast<const uint32_t*>(kr),
+                                *reinterpret_cast<const uint32_t*>(kr + 8)};
+        mma16816<T>(s[n], qa[kk], bb);
+      }
+    }
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < kBlockK / 8; ++n) {
+      const int64_t key = j0 + n * 8 + t * 2;
+      const bool ok0 = key < d.tk, ok1 = key + 1 < d.tk;
+      s[n][0] = ok0 ? s[n][0] * scale_log2 : -INFINITY;
+      s[n][1] = ok1 ? s[n][1] * scale_log2 : -INFINITY;
+      s[n][2] = ok0 ? s[n][2] * scale_log2 : -INFINITY;
+      s[n][3] = ok1 ? s[n][3] * scale_log2 : -INFINITY;
+      mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
+      mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
+    float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+    for (int n = 0; n < kBlockK / 8; ++n) {
+      s[n][0] = exp2f(s[n][0] - mn0);
+      s[n][1] = exp2f(s[n][1] - mn0);
+      s[n][2] = exp2f(s[n][2] - mn1);
+      s[n][3] = exp2f(s[n][3] - mn1);
+      sum0 += s[n][0] + s[n][1];
+      sum1 += s[n][2] + s[n][3];
+    }
+    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
+    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
+    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
+    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
+    l0 = l0 * a0 + sum0;
+    l1 = l1 * a1 + sum1;
+    m0 = mn0;
+    m1 = mn1;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      o[n][0] *= a0;
+      o[n][1] *= a0;
+      o[n][2] *= a1;
+      o[n][3] *= a1;
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBlockK / 16; ++kk) {
+      const uint32_t pa[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]),
+                              pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+                              pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        const T* vr = vs + (kk * 16 + t * 2) * kLdh + n * 8 + g;
+        const uint32_t bb[2] = {pair(vr, vr + kLdh), pair(vr + 8 * kLdh, vr + 9 * kLdh)};
+        mma16816<T>(o[n], pa, bb);
+      }
+    }
+  }
+
+  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) {
+    const int c = n * 8 + t * 2;
+    if (r0 < d.tq)
+      *reinterpret_cast<uint32_t*>(out + b * d.bs_out + r0 * d.ld_out + h * kD + c) =
+          pack2<T>(o[n][0] * inv0, o[n][1] * inv0);
+    if (r1 < d.tq)
+      *reinterpret_cast<uint32_t*>(out + b * d.bs_out + r1 * d.ld_out + h * kD + c) =
+          pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
+  }
+#endif
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 int device_cc_major() {
@@ -189,6 +350,17 @@ int device_cc_major() {
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
     return 0;
   return major;
+}
+
+template <typename T>
+cudaError_t launch_mma(const void* q, const void* k, const void* v, const FlashAttentionDims& d,
+                       void* out, cudaStream_t s) {
+  const float scale_log2 = float(1.4426950408889634 / sqrt(double(kD)));
+  const dim3 grid(unsigned((d.tq + kBlockQ - 1) / kBlockQ), unsigned(d.n_head), unsigned(d.batch));
+  flash_mma_kernel<T><<<grid, kThreads, 0, s>>>(static_cast<const T*>(q), static_cast<const T*>(k),
+                                                static_cast<const T*>(v), d, scale_log2,
+                                                static_cast<T*>(out));
+  return cudaGetLastError();
 }
 
 template <typename T>
@@ -217,11 +389,12 @@ cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, co
     return cudaErrorNotSupported;
   if (d.batch > 65535 || d.n_head > 65535 || d.tk < 1) return cudaErrorNotSupported;
   if (d.tq == 0 || d.batch == 0) return cudaSuccess;
-  if (dtype == DType::kBF16) {
-    static const int major = device_cc_major();
-    if (major < 8) return cudaErrorNotSupported;
-    return launch_typed<__nv_bfloat16>(q, k, v, d, out, s);
+  static const int major = device_cc_major();
+  if (major >= 8) {
+    return dtype == DType::kBF16 ? launch_mma<__nv_bfloat16>(q, k, v, d, out, s)
+                                 : launch_mma<__half>(q, k, v, d, out, s);
   }
+  if (dtype == DType::kBF16) return cudaErrorNotSupported;  // no bf16 tensor cores before sm_80
   return launch_typed<__half>(q, k, v, d, out, s);
 }
 

@@ -36,7 +36,10 @@ void throw_cublas(cublasStatus_t status, const char* what) {
 
 namespace {
 
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
 struct Context {
+  void* workspace = nullptr;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
   bool ready = false;
@@ -63,6 +66,10 @@ Context& context() {
       check(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking), "cudaStreamCreate");
       check(cublasCreate(&ctx.cublas), "cublasCreate");
       check(cublasSetStream(ctx.cublas, ctx.stream), "cublasSetStream");
+      // A workspace of our own (32 MiB, what PyTorch gives cuBLAS on Hopper) lets cuBLAS pick
+      // its split-K and large-tile kernels; it is allocated once, outside the caching allocator.
+      check(cudaMalloc(&ctx.workspace, kWorkspaceBytes), "cudaMalloc(cuBLAS workspace)");
+      check(cublasSetWorkspace(ctx.cublas, ctx.workspace, kWorkspaceBytes), "cublasSetWorkspace");
       ctx.ready = true;
     } catch (const Error& e) {
       ctx.failure = e.what();
