@@ -277,6 +277,12 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
     }
     return enc;
   };
+  size_t emitted = 0;  // segments passed to o.on_segment so far
+  const auto emit_final_segments = [&] {
+    if (!o.on_segment) return;
+    const Result so_far = t.result();
+    for (; emitted < so_far.segments.size(); ++emitted) o.on_segment(so_far.segments[emitted]);
+  };
   while (const pipeline::WindowJob* job = t.next()) {
     if (o.cancelled && o.cancelled()) {
       throw_error(ErrorKind::kCancelled, "transcription cancelled after {:.1f} s of {:.1f} s",
@@ -301,6 +307,7 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
         const auto t0 = std::chrono::steady_clock::now();
         t.on_decoded(decoder->decode(window_enc, job->options));
         times.decoder_ms += ms_since(t0);
+        emit_final_segments();
         ++times.windows;
         if (o.on_progress) o.on_progress(t.progress());
         break;
@@ -314,6 +321,7 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
                                       job->last_speech_timestamp);
         t.on_aligned();
         times.alignment_ms += ms_since(t0);
+        emit_final_segments();
         break;
       }
     }

@@ -51,6 +51,9 @@ struct TranscribeOptions {
   uint64_t seed = 0;  // sampling seed (temperature > 0)
   // Called after each window with the fraction of the audio done (0..1).
   std::function<void(double)> on_progress;
+  // Called with each segment as soon as it is final (in order, before transcribe() returns), for
+  // streaming responses.
+  std::function<void(const Segment&)> on_segment;
   // Polled before each window's work; when it returns true, transcribe() stops and throws
   // Error(kCancelled) (a client that went away, a deadline that passed).
   std::function<bool()> cancelled;

@@ -149,10 +149,10 @@ void InferencePool::run_job(Slot& slot, Job& job) {
     std::string().swap(job.audio_storage);
     TranscribeOptions opts = job.options;
     opts.cancelled = [&job] { return job.cancel_reason() != CancelReason::kNone; };
-    Result result = slot.engine->transcribe(pcm, opts);
     if (job.stream_segments) {
-      for (const Segment& s : result.segments) job.publish_segment(s);
+      opts.on_segment = [&job](const Segment& s) { job.publish_segment(s); };
     }
+    Result result = slot.engine->transcribe(pcm, opts);
     metrics_.add_audio_seconds(result.duration);
     metrics_.observe_stage("decode", decode_ms / 1000);
     metrics_.observe_stage("mel", result.timings.mel_ms / 1000);

@@ -155,6 +155,29 @@ TEST(Lifecycle, FullQueueIs503AndDisconnectsCancel) {
   EXPECT_EQ(after.status, 200) << after.body;
 }
 
+// stream=true delivers each segment when its window is done, not all at the end: the first delta
+// arrives while the transcription is still running (three windows of audio), and a client that
+// leaves mid-stream cancels the rest.
+TEST(Lifecycle, StreamDeliversSegmentsWhileTranscribing) {
+  ServerProcess server({});
+  RawConnection client(server.port());
+  client.send(
+      raw_post("/v1/audio/transcriptions", {{"file", jfk_repeated(6), "six.wav", "audio/wav"},
+                                            {"model", "whisper-1"},
+                                            {"stream", "true"}}));
+  const std::string head = client.read_until("transcript.text.delta");
+  ASSERT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream"), std::string::npos);
+  ASSERT_NE(head.find("data: {\"delta\""), std::string::npos) << head;
+  EXPECT_EQ(head.find("transcript.text.done"), std::string::npos);
+  const std::string m = http_get(server.url("/metrics")).body;
+  EXPECT_EQ(metric(m, R"(hark_active_streams{device="cpu"})"), 1);
+  client.close();
+  ASSERT_TRUE(wait_for_metrics(server, [](const std::string& text) {
+    return metric(text, R"(hark_cancelled_total{reason="client_gone"})") == 1;
+  })) << server.log();
+}
+
 TEST(Lifecycle, DeadlineAnswers504) {
   ServerProcess server({"--request-timeout", "1"});
   const HttpResponse r =

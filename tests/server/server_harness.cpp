@@ -272,6 +272,20 @@ std::string RawConnection::read_response(int timeout_s) {
   return out;
 }
 
+std::string RawConnection::read_until(const std::string& needle, int timeout_s) {
+  std::string out;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  char buf[4096];
+  while (Clock::now() < deadline && out.find(needle) == std::string::npos) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, size_t(n));
+  }
+  return out;
+}
+
 std::pair<std::string, std::string> multipart_body(const std::vector<FormField>& fields) {
   const std::string boundary = "----hark-test-boundary-7MA4YWxkTrZu0gW";
   std::string body;
@@ -325,6 +339,13 @@ std::string jfk_clip(double seconds) {
   if (data == std::string::npos) throw std::runtime_error("jfk.wav: no data chunk");
   const size_t bytes = std::min(all.size() - data - 8, size_t(seconds * 16000) * 2);
   return wav(16000, 16, all.substr(data + 8, bytes));
+}
+
+std::string jfk_repeated(int times) {
+  const std::string one = jfk_clip(11);
+  std::string samples;
+  for (int i = 0; i < times; ++i) samples += one.substr(44);
+  return wav(16000, 16, samples);
 }
 
 std::string long_noise_wav(double seconds) {

@@ -75,6 +75,8 @@ class RawConnection {
   void send(const std::string& bytes);
   // Reads until the peer closes or a complete response (headers + Content-Length body) arrived.
   std::string read_response(int timeout_s = 120);
+  // Reads until `needle` has arrived (or the peer closes, or timeout_s); all bytes so far.
+  std::string read_until(const std::string& needle, int timeout_s = 300);
   void close();
 
  private:
@@ -96,6 +98,8 @@ bool wait_for_metrics(const ServerProcess& server, bool (*pred)(const std::strin
 std::string read_binary(const std::string& path);
 // The first `seconds` of jfk.wav, as a WAV file.
 std::string jfk_clip(double seconds);
+// jfk.wav `times` times in a row (11 s each), as one WAV file.
+std::string jfk_repeated(int times);
 // `seconds` of quiet noise as 8 kHz 8-bit WAV: many 30 s windows of slow work in a small upload.
 std::string long_noise_wav(double seconds);
 
