@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   auto bench = hark::app::add_bench_command(app);
 #ifndef HARK_ENGINE_ONLY
   auto transcribe = hark::app::add_transcribe_command(app);
+#ifndef HARK_NO_SERVER
   auto serve = hark::app::add_serve_command(app);
+#endif
 #endif
   try {
     app.parse(argc, argv);
@@ -33,7 +35,9 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("bench")) return bench();
 #ifndef HARK_ENGINE_ONLY
     if (app.got_subcommand("transcribe")) return transcribe();
+#ifndef HARK_NO_SERVER
     if (app.got_subcommand("serve")) return serve();
+#endif
 #endif
   } catch (const hark::Error& e) {
     std::fprintf(stderr, "hark: error: %s\n", e.what());

@@ -7,6 +7,7 @@
 #include "audio/decode.h"
 
 extern "C" {
+#ifdef HARK_HAVE_FFMPEG
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
@@ -14,6 +15,7 @@ extern "C" {
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
+#endif
 }
 
 #include <fcntl.h>
@@ -29,6 +31,8 @@ extern "C" {
 #include "core/error.h"
 
 namespace hark::audio {
+
+#ifdef HARK_HAVE_FFMPEG
 namespace {
 
 constexpr int kIoBufferSize = 64 * 1024;
@@ -405,6 +409,8 @@ std::vector<float> decode_memory(std::span<const uint8_t> bytes, const std::stri
 std::vector<float> decode_memory(std::span<const uint8_t> bytes, const std::string& name) {
   return decode_memory(bytes, name, kMaxSamples);
 }
+
+#endif  // HARK_HAVE_FFMPEG
 
 std::vector<float> decode_pcm16(std::span<const uint8_t> bytes) {
   if (bytes.size() % 2 != 0) {

@@ -26,6 +26,10 @@ std::vector<float> decode_memory(std::span<const uint8_t> bytes, const std::stri
 std::vector<float> decode_file(const std::string& path, int64_t max_samples);
 std::vector<float> decode_memory(std::span<const uint8_t> bytes, const std::string& name,
                                  int64_t max_samples);
+// Our own WAV reader (16 kHz, 16-bit or float PCM, channels averaged): decode_file/decode_memory in
+// builds without FFmpeg. Other rates or sample formats are Error(kUnsupported).
+std::vector<float> decode_wav(std::span<const uint8_t> bytes, const std::string& name,
+                              int64_t max_samples = kMaxSamples);
 // s16le mono 16 kHz samples -> float (x / 32768). An odd trailing byte is an error
 // (kInvalidAudio); no bytes give no samples.
 std::vector<float> decode_pcm16(std::span<const uint8_t> bytes);
