@@ -7,7 +7,6 @@ tools/reference/whisper_tokens.py's pure-Python BPE, which needs the `regex` mod
 
 import glob
 import hashlib
-import io
 import json
 import math
 import os
@@ -120,14 +119,15 @@ def fortune_sentences(text_root, lang, min_words=3, max_words=28, max_chars=170)
     return res
 
 
-def word_list(text_root, lang, min_len=3, max_len=12):
+def word_list(text_root, lang, min_len=3, max_len=14):
+    """Dictionary words (lowercase, or with a capital first letter: German nouns, names)."""
     path = os.path.join(text_root, LANGS[lang]["words"])
     if not os.path.exists(path):
         return []
     words = []
     for w in _read_text(path).split("\n"):
         w = w.strip()
-        if min_len <= len(w) <= max_len and re.match(r"^[a-zà-öø-ÿ]+$", w):
+        if min_len <= len(w) <= max_len and re.match(r"^[A-Za-zÀ-ÖØ-öø-ÿ][a-zß-öø-ÿ]+$", w):
             words.append(w)
     return sorted(set(words))
 
@@ -177,17 +177,142 @@ def parse_wav_bytes(b):
     raise ValueError("no data chunk")
 
 
-def espeak(env, text, voice, speed, pitch, timeout=30):
-    run_env = dict(os.environ)
-    if env.get("SYNTH_LD_LIBRARY_PATH"):
-        run_env["LD_LIBRARY_PATH"] = env["SYNTH_LD_LIBRARY_PATH"]
-    if env.get("ESPEAK_DATA_PATH"):
-        run_env["ESPEAK_DATA_PATH"] = env["ESPEAK_DATA_PATH"]
-    cmd = [env["ESPEAK_NG"], "-v", voice, "-s", str(int(speed)), "-p", str(int(pitch)), "--stdout", text]
+_RUN_ENV = {}
+
+
+def espeak(env, text, voice, speed, pitch, timeout=30, word_gap=0):
+    key = id(env)
+    run_env = _RUN_ENV.get(key)
+    if run_env is None:
+        run_env = dict(os.environ)
+        if env.get("SYNTH_LD_LIBRARY_PATH"):
+            run_env["LD_LIBRARY_PATH"] = env["SYNTH_LD_LIBRARY_PATH"]
+        if env.get("ESPEAK_DATA_PATH"):
+            run_env["ESPEAK_DATA_PATH"] = env["ESPEAK_DATA_PATH"]
+        _RUN_ENV[key] = run_env
+    cmd = [env["ESPEAK_NG"], "-v", voice, "-s", str(int(speed)), "-p", str(int(pitch))]
+    if word_gap:
+        cmd += ["-g", str(int(word_gap))]  # extra pause between words, units of 10 ms
+    cmd += ["--stdout", text]
     r = subprocess.run(cmd, capture_output=True, env=run_env, timeout=timeout)
     if r.returncode != 0 or len(r.stdout) < 100:
         raise RuntimeError(f"espeak-ng failed ({r.returncode}) for {voice!r}: {r.stderr[:200]!r}")
     return parse_wav_bytes(r.stdout)
+
+
+# ------------------------------------------------------------------------------------------
+# text variety (training text; the held-out sentences never enter it)
+# ------------------------------------------------------------------------------------------
+_EDGE_PUNCT = ".,;:!?\"()'-"
+
+
+def _words_of(sentence):
+    out = []
+    for w in sentence.split():
+        w = w.strip(_EDGE_PUNCT)
+        if w and re.match(r"^[A-Za-zÀ-ÖØ-öø-ÿ]+(?:'[A-Za-zÀ-ÖØ-öø-ÿ]+)?$", w):
+            out.append(w)
+    return out
+
+
+class TextSource:
+    """Training text for one split. Besides whole fortune sentences it recombines them (two short
+    sentences joined, contiguous fragments, a clause of one sentence followed by a clause of
+    another) and makes random word sequences from the dictionary and from the sentences'
+    own vocabulary, so that the decoder cannot complete sentences from memory: it has to listen.
+
+    sample(rng, lang) -> (text, source tag)."""
+
+    def __init__(self, sentences, words, p_words=0.4):
+        self.sent = sentences  # {lang: [sentence]}
+        self.dict_words = words  # {lang: [word]}
+        self.p_words = p_words
+        self.short, self.long, self.clauses, self.vocab = {}, {}, {}, {}
+        for l, ss in sentences.items():
+            self.short[l] = [x for x in ss if len(x.split()) <= 12] or ss
+            self.long[l] = [x for x in ss if len(x.split()) >= 6] or ss
+            cl = []
+            for x in ss:
+                for c in re.split(r"\s*[,;:]\s+", x.rstrip(".!?")):
+                    if 2 <= len(c.split()) <= 12 and c.count("(") == c.count(")") and c.count('"') % 2 == 0:
+                        cl.append(c.strip())
+            self.clauses[l] = cl or ss
+            v = sorted({w for x in ss for w in _words_of(x)})
+            self.vocab[l] = v or words.get(l) or ["a"]
+
+    def _wordseq(self, rng, lang):
+        n = int(rng.integers(2, 15))
+        dw = self.dict_words.get(lang) or self.vocab[lang]
+        ws = []
+        for _ in range(n):
+            pool = dw if rng.random() < 0.5 else self.vocab[lang]
+            ws.append(pool[int(rng.integers(len(pool)))])
+        style = rng.random()
+        if style < 0.5:  # plain, as a word list would be read
+            return " ".join(w.lower() if lang != "de" else w for w in ws)
+        if style < 0.75:  # commas between some words
+            out = []
+            for i, w in enumerate(ws):
+                out.append(w + ("," if i < n - 1 and rng.random() < 0.25 else ""))
+            t = " ".join(out)
+        else:
+            t = " ".join(ws)
+        return t[0].upper() + t[1:] + (".!?"[int(rng.integers(3))] if rng.random() < 0.8 else ".")
+
+    def sample(self, rng, lang):
+        if rng.random() < self.p_words:
+            return self._wordseq(rng, lang), "words"
+        r = rng.random()
+        ss = self.sent[lang]
+        if r < 0.45:
+            return ss[int(rng.integers(len(ss)))], "sentence"
+        if r < 0.70:
+            sh = self.short[lang]
+            a, b = sh[int(rng.integers(len(sh)))], sh[int(rng.integers(len(sh)))]
+            return a + " " + b, "join"
+        if r < 0.88:
+            lg = self.long[lang]
+            ws = lg[int(rng.integers(len(lg)))].split()
+            k = int(rng.integers(3, max(4, min(12, len(ws) - 1) + 1)))
+            i = int(rng.integers(0, max(1, len(ws) - k + 1)))
+            frag = " ".join(ws[i:i + k]).strip(",;:-\"() ")
+            if frag.count("(") != frag.count(")") or frag.count('"') % 2:
+                frag = frag.replace("(", "").replace(")", "").replace('"', "")
+            return (frag or ws[0]), "fragment"
+        cl = self.clauses[lang]
+        a, b = cl[int(rng.integers(len(cl)))], cl[int(rng.integers(len(cl)))]
+        return a[0].upper() + a[1:] + ", " + b[0].lower() + b[1:] + ".", "clauses"
+
+
+def random_voice(rng, lang):
+    v = LANGS[lang]["voices"][int(rng.integers(len(LANGS[lang]["voices"])))]
+    var = VARIANTS[int(rng.integers(len(VARIANTS)))]
+    return v + ("+" + var if var else "")
+
+
+def synth_utterance(env, rng, lang, text, speed=(120, 211), pitch=(10, 91), p_gap=0.15, peak=0.9):
+    """espeak-ng with a random voice/variant/speed/pitch (and sometimes longer pauses between
+    words), resampled to 16 kHz, trimmed, scaled to `peak`. -> (pcm float32, meta) or None."""
+    voice = random_voice(rng, lang)
+    sp = int(rng.integers(*speed))
+    pi = int(rng.integers(*pitch))
+    gap = int(rng.integers(1, 6)) if rng.random() < p_gap else 0
+    for _ in range(3):
+        try:
+            x, sr = espeak(env, text, voice, sp, pi, word_gap=gap)
+            x = trim_silence(to_16k(x, sr))
+            break
+        except Exception:  # rare: retry with the plain voice
+            voice = voice.split("+")[0]
+    else:
+        return None
+    if len(x) < 0.3 * SR or len(x) > 29.0 * SR:
+        return None
+    pk = float(np.abs(x).max())
+    if pk < 1e-4:
+        return None
+    x = x * np.float32(peak / pk)
+    return x, {"lang": lang, "text": text, "voice": voice, "speed": sp, "pitch": pi, "gap": gap, "peak": peak}
 
 
 # ------------------------------------------------------------------------------------------
@@ -229,9 +354,33 @@ def resample_fft(x, n_out_exact):
     return y[start:start + n_out_exact].astype(np.float32)
 
 
+def resample_rational(x, up, down, pad=None):
+    """Band-limited FFT resampling by exactly up/down (FFT sizes down*k -> up*k with k a smooth
+    number, so both transforms are fast; ~4x faster than resample_fft for 22050 -> 16000).
+    Output length round(len(x) * up / down)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    pad = down if pad is None else pad  # a multiple of down: the output starts on a sample
+    k = _smooth_len(-(-(n + 2 * pad) // down))
+    n_in, m = down * k, up * k
+    xp = np.zeros(n_in)
+    xp[pad:pad + n] = x
+    X = np.fft.rfft(xp)
+    Y = np.zeros(m // 2 + 1, dtype=np.complex128)
+    kk = min(len(X), len(Y))
+    Y[:kk] = X[:kk]
+    y = np.fft.irfft(Y, m) * (m / n_in)
+    start = pad * up // down
+    return y[start:start + int(round(n * up / down))].astype(np.float32)
+
+
 def to_16k(x, sr):
     if sr == SR:
         return x.astype(np.float32)
+    g = math.gcd(int(sr), SR)
+    up, down = SR // g, int(sr) // g
+    if down <= 2000:
+        return resample_rational(x, up, down)
     return resample_fft(x, int(round(len(x) * SR / sr)))
 
 
@@ -265,29 +414,39 @@ def colored_noise(rng, n, kind):
 # ------------------------------------------------------------------------------------------
 # the bank: utterances as int16 PCM at 16 kHz + JSON metadata
 # ------------------------------------------------------------------------------------------
-def write_bank_shard(path_prefix, utts):
-    """utts: [(pcm float32, meta dict)] -> PREFIX.npy (int16, concatenated) + PREFIX.json."""
+def write_bank_shard(path_prefix, utts, atomic=False):
+    """utts: [(pcm float32, meta dict)] -> PREFIX.npy (int16, concatenated) + PREFIX.json.
+    atomic: write both under temporary names and rename, the .json last (readers take a shard
+    when its .json exists)."""
     lens = [len(p) for p, _ in utts]
     offs = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     pcm = np.concatenate([np.clip(np.round(p * 32767), -32768, 32767).astype(np.int16) for p, _ in utts]) \
         if utts else np.zeros(0, np.int16)
-    np.save(path_prefix + ".npy", pcm)
     meta = []
     for (p, m), o, n in zip(utts, offs[:-1], lens):
         d = dict(m)
         d["offset"] = int(o)
         d["length"] = int(n)
         meta.append(d)
-    with open(path_prefix + ".json", "w", encoding="utf-8") as f:
+    d, base = os.path.split(path_prefix)
+    tmp = os.path.join(d, ".tmp-" + base) if atomic else path_prefix
+    with open(tmp + ".npy", "wb") as f:
+        np.save(f, pcm)
+    with open(tmp + ".json", "w", encoding="utf-8") as f:
         json.dump(meta, f, ensure_ascii=False)
+    if atomic:
+        os.replace(tmp + ".npy", path_prefix + ".npy")
+        os.replace(tmp + ".json", path_prefix + ".json")
 
 
 class Bank:
-    """All shards of one split, PCM memory-mapped."""
+    """All shards of one split, PCM memory-mapped. The sampling interface (langs, sample, length,
+    tokens, peak, text, pcm) is what plan_window needs; train.DeviceBank has the same one."""
 
-    def __init__(self, paths):
+    def __init__(self, paths, tok=None):
         self.shards = []
         self.items = []  # (shard index, meta)
+        self.tok = tok
         for i, p in enumerate(paths):
             pcm = np.load(p + ".npy", mmap_mode="r")
             self.shards.append(pcm)
@@ -296,13 +455,14 @@ class Bank:
         self.by_lang = {}
         for j, (_, m) in enumerate(self.items):
             self.by_lang.setdefault(m["lang"], []).append(j)
+        self.langs = sorted(self.by_lang)
 
     @classmethod
-    def load(cls, directory, split):
+    def load(cls, directory, split, tok=None):
         paths = sorted(p[:-4] for p in glob.glob(os.path.join(directory, f"{split}-*.npy")))
         if not paths:
             raise FileNotFoundError(f"no {split}-*.npy in {directory}")
-        return cls(paths)
+        return cls(paths, tok)
 
     def __len__(self):
         return len(self.items)
@@ -313,6 +473,28 @@ class Bank:
 
     def meta(self, j):
         return self.items[j][1]
+
+    def sample(self, rng, lang):
+        pool = self.by_lang[lang]
+        return int(pool[int(rng.integers(len(pool)))])
+
+    def length(self, j):
+        return self.items[j][1]["length"]
+
+    def text(self, j):
+        return self.items[j][1]["text"]
+
+    def peak(self, j):
+        m = self.items[j][1]
+        if "peak" not in m:
+            m["peak"] = float(np.abs(self.pcm(j)).max()) + 1e-6
+        return m["peak"]
+
+    def tokens(self, j):
+        m = self.items[j][1]
+        if "tokens" not in m:
+            m["tokens"] = self.tok.encode(" " + m["text"])
+        return m["tokens"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -344,7 +526,8 @@ class Tok:
 
 
 # ------------------------------------------------------------------------------------------
-# training windows in Whisper's format
+# training windows in Whisper's format: a plan (CPU: which utterances where, speed, gain, noise,
+# tokens), rendered either here in numpy (validation windows) or batched on the GPU (train.py)
 # ------------------------------------------------------------------------------------------
 DEFAULT_WIN = {
     "p_nospeech": 0.07,        # window without speech -> <|sot|><|nospeech|><|eot|>
@@ -356,12 +539,13 @@ DEFAULT_WIN = {
     "snr_db": (5.0, 40.0),
     "gain_db": (-18.0, 6.0),
     "p_speed": 0.6,
-    "speed": (0.88, 1.12),
+    "speed": (0.88, 1.12),     # resampling factor (linear interpolation): tempo and pitch
     "gap_s": (0.05, 2.5),
     "lead_s": (0.0, 3.0),
     "max_utts": 10,
     "lang_weights": None,      # {"en": 0.4, ...}; default: en 2x each other language
 }
+NOISE_KINDS = ("white", "pink", "brown")
 
 
 def _pick_lang(rng, langs, weights):
@@ -369,93 +553,88 @@ def _pick_lang(rng, langs, weights):
     return langs[int(rng.choice(len(langs), p=w / w.sum()))]
 
 
-def _noise_window(rng, cfg):
-    x = np.zeros(N_SAMPLES, np.float32)
-    r = rng.random()
-    if r < 0.25:
-        return x + np.float32(10 ** rng.uniform(-5, -3.5)) * rng.standard_normal(N_SAMPLES).astype(np.float32)
-    kind = ["white", "pink", "brown"][int(rng.integers(3))]
-    x = colored_noise(rng, N_SAMPLES, kind) * np.float32(10 ** rng.uniform(-3.3, -0.8))
-    if rng.random() < 0.3:  # bursts / amplitude modulation
-        env = np.repeat(rng.uniform(0, 1, N_SAMPLES // 1600 + 1), 1600)[:N_SAMPLES]
-        x = x * env.astype(np.float32)
-    return x
+def speed_len(n, f):
+    """Samples of an n-sample utterance played f times faster (source position k*f, k < out)."""
+    return max(1, int((n - 1) / f) + 1)
 
 
-def compose_window(rng, bank, tok, cfg=None, lang=None):
-    """-> (pcm float32 [480000], tokens [int], n_masked, info). Labels are tokens[1:]; the first
-    n_masked labels (prompt, and task/notimestamps tokens) carry no loss."""
+def plan_window(rng, bank, tok, cfg=None, lang=None):
+    """-> plan dict:
+      kind       "speech" | "nospeech" | "nospeech_forced"
+      tokens     [int] (prompt + sot ... eot); labels are tokens[1:]
+      n_masked   the first n_masked labels carry no loss (prompt and sot)
+      task_pos   further label positions without loss (transcribe / notimestamps: given)
+      place      [(dst_start_sample, utt_id, out_len, speed, gain)] in time order, no overlap
+      noise      (kind 0/1/2, level, relative, gated): relative: level x speech RMS, else absolute
+      lang, timestamps, segments [(t0, t1, utt_id)], cut"""
     c = dict(DEFAULT_WIN)
     c.update(cfg or {})
     L = tok.L
-    langs = sorted(bank.by_lang)
+    langs = bank.langs
     weights = c["lang_weights"] or {l: (2.0 if l == "en" else 1.0) for l in langs}
     if rng.random() < c["p_nospeech"]:
-        x = _noise_window(rng, c)
+        if rng.random() < 0.25:  # (near) silence: white noise at -100..-70 dB, 1 in 5 digital zeros
+            noise = (0, 0.0 if rng.random() < 0.2 else float(10 ** rng.uniform(-5, -3.5)), False, False)
+        else:
+            noise = (int(rng.integers(3)), float(10 ** rng.uniform(-3.3, -0.8)), False, bool(rng.random() < 0.3))
         if rng.random() < c["p_nospeech_forced"]:
             lg = _pick_lang(rng, langs, weights)
             nots = rng.random() < 0.5
             toks = [L.sot, tok.lang(lg), L.transcribe] + ([L.no_timestamps] if nots else []) + [L.eot]
-            return x, toks, len(toks) - 2, {"kind": "nospeech_forced"}
-        return x, [L.sot, L.no_speech, L.eot], 0, {"kind": "nospeech"}
+            # labels: lang (masked: given), transcribe, [notimestamps], eot -> loss on eot only
+            return {"kind": "nospeech_forced", "lang": lg, "tokens": toks, "n_masked": len(toks) - 2,
+                    "task_pos": [], "place": [], "noise": noise, "segments": [], "cut": None, "timestamps": not nots}
+        return {"kind": "nospeech", "lang": None, "tokens": [L.sot, L.no_speech, L.eot], "n_masked": 0,
+                "task_pos": [], "place": [], "noise": noise, "segments": [], "cut": None, "timestamps": False}
 
     lg = lang or _pick_lang(rng, langs, weights)
-    pool = bank.by_lang[lg]
     timestamps = rng.random() >= c["p_notimestamps"]
-    x = np.zeros(N_SAMPLES, np.float32)
     t = rng.uniform(*c["lead_s"]) if rng.random() < 0.8 else 0.0
     n_target = int(rng.integers(1, c["max_utts"] + 1))
-    segs = []
+    place, segs = [], []
     cut = None
-    peak = 0.0
     for _ in range(n_target):
-        j = int(pool[int(rng.integers(len(pool)))])
-        u = bank.pcm(j)
-        if rng.random() < c["p_speed"]:
-            f = rng.uniform(*c["speed"])
-            u = resample_fft(u, max(160, int(round(len(u) / f))))
-        u = u * np.float32(10 ** (rng.uniform(*c["gain_db"]) / 20) * 0.5 / (np.abs(u).max() + 1e-6))
+        j = bank.sample(rng, lg)
+        n = bank.length(j)
+        f = float(rng.uniform(*c["speed"])) if rng.random() < c["p_speed"] else 1.0
+        out = speed_len(n, f)
+        gain = float(10 ** (rng.uniform(*c["gain_db"]) / 20) * 0.5 / bank.peak(j))
         s = int(round(t * SR))
-        if s + len(u) > N_SAMPLES:
+        if s + out > N_SAMPLES:
             if timestamps and rng.random() < c["p_cut"] and s < N_SAMPLES - SR // 2:
-                x[s:] += u[: N_SAMPLES - s]
+                place.append((s, j, N_SAMPLES - s, f, gain))
                 cut = s / SR
             break
-        x[s:s + len(u)] += u
-        segs.append((s / SR, (s + len(u)) / SR, bank.meta(j)["text"]))
-        t = (s + len(u)) / SR + rng.uniform(*c["gap_s"])
+        place.append((s, j, out, f, gain))
+        segs.append((s / SR, (s + out) / SR, j))
+        t = (s + out) / SR + rng.uniform(*c["gap_s"])
         if t >= 30.0:
             break
-    if not segs:  # first utterance did not fit: place one at 0
-        j = int(pool[int(rng.integers(len(pool)))])
-        u = bank.pcm(j)[: N_SAMPLES]
-        u = u * np.float32(0.5 / (np.abs(u).max() + 1e-6))
-        x[:] = 0
-        x[: len(u)] = u
-        segs = [(0.0, len(u) / SR, bank.meta(j)["text"])]
+    if not segs:  # the first utterance did not fit: one at 0, unchanged
+        j = bank.sample(rng, lg)
+        out = min(bank.length(j), N_SAMPLES)
+        place = [(0, j, out, 1.0, float(0.5 / bank.peak(j)))]
+        segs = [(0.0, out / SR, j)]
         cut = None
     if rng.random() < c["p_noise"]:
-        kind = ["white", "pink", "brown"][int(rng.integers(3))]
-        sig = np.sqrt(np.mean(np.concatenate([x[int(a * SR):int(b * SR)] for a, b, _ in segs]) ** 2) + 1e-12)
-        snr = rng.uniform(*c["snr_db"])
-        x += colored_noise(rng, N_SAMPLES, kind) * np.float32(sig / 10 ** (snr / 20))
-    peak = np.abs(x).max()
-    if peak > 0.99:
-        x *= np.float32(0.99 / peak)
+        noise = (int(rng.integers(3)), float(10 ** (-rng.uniform(*c["snr_db"]) / 20)), True, False)
+    else:
+        noise = (0, 0.0, True, False)
 
     head = [L.sot, tok.lang(lg), L.transcribe]
     body = []
     if timestamps:
-        for a, b, text in segs:
+        for a, b, j in segs:
             ta, tb = tok.ts(a), tok.ts(b)
             if tb <= ta:
                 tb = ta + 1
-            body += [ta] + tok.encode(" " + text) + [tb]
+            body += [ta] + list(bank.tokens(j)) + [tb]
         if cut is not None:
             body.append(tok.ts(cut))
     else:
         head.append(L.no_timestamps)
-        body = tok.encode(" " + " ".join(s[2] for s in segs))
+        for _, _, j in segs:  # == encode(" " + " ".join(texts)): every text starts a pre-token
+            body += list(bank.tokens(j))
     prompt = []
     if rng.random() < c["p_prev"]:
         k = int(rng.integers(1, 4))
@@ -463,32 +642,67 @@ def compose_window(rng, bank, tok, cfg=None, lang=None):
         ts_prompt = rng.random() < 0.5
         tt = 0.0
         for _ in range(k):
-            j = int(pool[int(rng.integers(len(pool)))])
-            txt = bank.meta(j)["text"]
+            j = bank.sample(rng, lg)
             if ts_prompt:
-                d = bank.meta(j)["length"] / SR
-                prev += [tok.ts(tt)] + tok.encode(" " + txt) + [tok.ts(tt + d)]
+                d = bank.length(j) / SR
+                prev += [tok.ts(tt)] + list(bank.tokens(j)) + [tok.ts(tt + d)]
                 tt += d + 0.5
             else:
-                prev += tok.encode(" " + txt)
+                prev += list(bank.tokens(j))
         prev = prev[-223:]
         prompt = [L.sot_prev] + prev
     toks = prompt + head + body + [L.eot]
-    # labels = toks[1:]; mask the labels that predict prompt tokens and sot (index < len(prompt)),
-    # and those predicting transcribe / notimestamps (given at inference).
-    n_masked = len(prompt)  # labels 0..len(prompt)-1 predict prompt[1:] and sot
-    info = {"kind": "speech", "lang": lg, "timestamps": timestamps, "segments": segs, "cut": cut,
-            "task_label_positions": [len(prompt) + 1] + ([len(prompt) + 2] if not timestamps else [])}
     if len(toks) > 448:
         toks = toks[:447] + [L.eot]
-    return x, toks, n_masked, info
+    # labels = toks[1:]: the first len(prompt) labels predict prompt[1:] and sot (no loss); the
+    # labels predicting transcribe / notimestamps are given at inference (no loss).
+    return {"kind": "speech", "lang": lg, "tokens": toks, "n_masked": len(prompt),
+            "task_pos": [len(prompt) + 1] + ([len(prompt) + 2] if not timestamps else []),
+            "place": place, "noise": noise, "segments": segs, "cut": cut, "timestamps": timestamps}
+
+
+def plan_text(plan, bank):
+    return " ".join(bank.text(j) for _, _, j in plan["segments"])
+
+
+def render_window(plan, bank, rng):
+    """numpy rendering of a plan (same arithmetic as train.py's batched GPU renderer)."""
+    x = np.zeros(N_SAMPLES, np.float32)
+    cov = np.zeros(N_SAMPLES, bool)
+    for s, j, out, f, gain in plan["place"]:
+        u = bank.pcm(j)
+        out = min(out, N_SAMPLES - s)
+        pos = np.arange(out, dtype=np.float64) * f
+        x[s:s + out] += np.interp(pos, np.arange(len(u)), u).astype(np.float32) * np.float32(gain)
+        cov[s:s + out] = True
+    kind, level, relative, gated = plan["noise"]
+    if level > 0:
+        nz = colored_noise(rng, N_SAMPLES, NOISE_KINDS[kind])
+        if relative:
+            level = level * float(np.sqrt(np.sum(x.astype(np.float64) ** 2) / max(1, cov.sum())))
+        if gated:
+            nz = nz * np.repeat(rng.uniform(0, 1, N_SAMPLES // 1600 + 1), 1600)[:N_SAMPLES].astype(np.float32)
+        x += nz * np.float32(level)
+    peak = np.abs(x).max()
+    if peak > 0.99:
+        x *= np.float32(0.99 / peak)
+    return x
+
+
+def compose_window(rng, bank, tok, cfg=None, lang=None):
+    """-> (pcm float32 [480000], tokens [int], n_masked, info) (plan + numpy render)."""
+    p = plan_window(rng, bank, tok, cfg, lang)
+    x = render_window(p, bank, rng)
+    info = {"kind": p["kind"], "lang": p["lang"], "timestamps": p["timestamps"], "cut": p["cut"],
+            "segments": [(a, b, bank.text(j)) for a, b, j in p["segments"]], "task_label_positions": p["task_pos"]}
+    return x, p["tokens"], p["n_masked"], info
 
 
 def labels_mask(toks, n_masked, info):
     """Boolean per label (len(toks)-1): True where the loss applies."""
     m = np.ones(len(toks) - 1, dtype=bool)
     m[:n_masked] = False
-    for p in info.get("task_label_positions", []):
+    for p in info.get("task_label_positions", info.get("task_pos", [])):
         if p < len(m):
             m[p] = False
     return m

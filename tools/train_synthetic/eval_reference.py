@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Evaluates an HF Whisper directory on a held-out folder (make_data.py's heldout/ or
+heldout-big/) with the reference implementation: transformers' WhisperFeatureExtractor and
+WhisperForConditionalGeneration.generate, greedy (num_beams=1, do_sample=False), fp32.
+
+  python3 tools/train_synthetic/eval_reference.py --model /tmp/synth-model --heldout /tmp/synth-data/heldout \
+      --tokenizer .device-carry/train-assets/multilingual.tiktoken --out eval-heldout.json
+
+Per clip: the language detected from the logits at the <|startoftranscript|> position (argmax
+over all language tokens, as transformers' detect_language and openai-whisper do) and the
+no-speech probability there; the transcript with the language given (timestamps on by default,
+as `hark transcribe` decodes; --no-timestamps for <|notimestamps|>), with openai-whisper's
+no-speech rule applied (text dropped when p(no-speech) > 0.6 and the average log-probability of
+the generated tokens < -1; the log-probabilities are taken teacher-forced from the unfiltered
+logits, a close approximation of openai-whisper's filtered ones). The no-speech clips (heldout
+silence.wav / noise.wav plus evalcommon's 8 generated ones) are transcribed with language en and
+count as detected when the transcript is empty. Normaliser and WER: evalcommon.py (the same as
+eval_hark.py, so that both can be compared with evalcommon.compare).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import evalcommon as ec  # noqa: E402
+
+
+def _seqs(out):
+    """generate's output across versions: a tensor, or a ModelOutput / dict with sequences."""
+    if hasattr(out, "sequences"):
+        return out.sequences
+    if isinstance(out, dict) and "sequences" in out:
+        return out["sequences"]
+    return out
+
+
+class HFBackend:
+    def __init__(self, model_dir, tokenizer, device=None, batch=16, log=print):
+        import numpy as np
+        import torch
+        from transformers import WhisperForConditionalGeneration
+
+        self.np, self.torch, self.log = np, torch, log
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        m = WhisperForConditionalGeneration.from_pretrained(model_dir)
+        self.model = m.to(device=self.device, dtype=torch.float32).eval()
+        gc = json.load(open(os.path.join(model_dir, "generation_config.json")))
+        self.sot = gc["decoder_start_token_id"]
+        self.eot = gc["eos_token_id"]
+        self.no_ts = gc["no_timestamps_token_id"]
+        self.no_speech = self.no_ts - 1  # <|nospeech|> precedes <|notimestamps|> in every layout
+        self.lang_ids = {k.strip("<|>"): v for k, v in gc["lang_to_id"].items()}
+        self.transcribe_id = gc.get("task_to_id", {}).get("transcribe", self.sot + len(self.lang_ids) + 2)
+        self.assets = os.path.dirname(os.path.abspath(tokenizer))
+        self.n_mels = self.model.config.num_mel_bins
+        self.batch = batch
+        self.dec = ec.TiktokenDecoder(tokenizer)
+        self.fe = None
+        try:
+            from transformers import WhisperFeatureExtractor
+
+            self.fe = WhisperFeatureExtractor(feature_size=self.n_mels, sampling_rate=16000, hop_length=160,
+                                              chunk_length=30, n_fft=400)
+        except Exception as e:  # never expected; the log-mel below is the same recipe
+            log(f"eval_reference: WhisperFeatureExtractor unavailable ({type(e).__name__}: {e}); own log-mel")
+        import transformers
+
+        self.desc = (f"transformers {transformers.__version__} WhisperForConditionalGeneration.generate, greedy "
+                     f"(num_beams=1, do_sample=False), fp32 on {self.device}, "
+                     f"{'WhisperFeatureExtractor' if self.fe else 'own log-mel'}")
+
+    def _audio(self, path):
+        a, sr = ec.read_wav(path)
+        if sr != 16000:
+            raise ValueError(f"{path}: {sr} Hz")
+        return self.np.frombuffer(a.tobytes(), dtype="<i2").astype(self.np.float32) / 32768.0
+
+    def features(self, paths):
+        np, torch = self.np, self.torch
+        auds = [self._audio(p)[:480000] for p in paths]
+        if self.fe is not None:
+            f = self.fe(auds, sampling_rate=16000, return_tensors="np").input_features
+            return torch.from_numpy(np.asarray(f, dtype=np.float32)).to(self.device)
+        sys.path.insert(0, HERE)
+        import synth_common as sc
+
+        filt = np.load(os.path.join(self.assets, "mel_filters.npz"))[f"mel_{self.n_mels}"].astype(np.float32)
+        out = []
+        for a in auds:
+            x = np.zeros(480000, np.float32)
+            x[:len(a)] = a
+            out.append(sc.log_mel(x, filt))
+        return torch.from_numpy(np.stack(out)).to(self.device)
+
+    def detect(self, paths):
+        torch = self.torch
+        res = []
+        codes = sorted(self.lang_ids, key=lambda c: self.lang_ids[c])
+        ids = torch.tensor([self.lang_ids[c] for c in codes], device=self.device)
+        with torch.no_grad():
+            for s in range(0, len(paths), self.batch):
+                f = self.features(paths[s:s + self.batch])
+                dec = torch.full((f.shape[0], 1), self.sot, dtype=torch.long, device=self.device)
+                lg = self.model(input_features=f, decoder_input_ids=dec).logits[:, 0].float()
+                p = lg.softmax(-1)
+                best = lg[:, ids].argmax(-1)
+                for k in range(f.shape[0]):
+                    res.append((codes[int(best[k])], float(p[k, self.no_speech])))
+        return res
+
+    def _gen(self, f, language, timestamps):
+        kw = dict(language=language, task="transcribe", return_timestamps=bool(timestamps),
+                  num_beams=1, do_sample=False)
+        try:
+            return _seqs(self.model.generate(input_features=f, **kw))
+        except TypeError as e:  # an argument this version does not take: the essentials only
+            self.log(f"eval_reference: generate({kw}) failed ({e}); retrying with language/task only")
+            return _seqs(self.model.generate(input_features=f, language=language, task="transcribe",
+                                             return_timestamps=bool(timestamps)))
+
+    def transcribe(self, paths, language, timestamps):
+        torch = self.torch
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(paths), self.batch):
+                f = self.features(paths[s:s + self.batch])
+                seqs = self._gen(f, language, timestamps).tolist()
+                # no-speech rule: p(nospeech) at sot, mean log-prob of the generated tokens
+                prompt = [self.sot, self.lang_ids[language], self.transcribe_id]
+                if not timestamps:
+                    prompt.append(self.no_ts)
+                for k, seq in enumerate(seqs):
+                    gen = list(seq)
+                    # strip a returned decoder prompt (version dependent) and padding after eot
+                    i = 0
+                    while i < len(gen) and self.eot < gen[i] <= self.no_ts:  # sot, language, task, notimestamps
+                        i += 1
+                    gen = gen[i:]
+                    if self.eot in gen:
+                        gen = gen[:gen.index(self.eot)]
+                    text = self.dec.text(gen, self.eot)
+                    ids = torch.tensor([prompt + gen + [self.eot]], device=self.device)
+                    lg = self.model(input_features=f[k:k + 1], decoder_input_ids=ids[:, :-1]).logits[0].float()
+                    lp = lg.log_softmax(-1)
+                    n0 = len(prompt) - 1
+                    tgt = ids[0, 1:]
+                    tok_lp = lp[torch.arange(n0, len(tgt), device=self.device), tgt[n0:]]
+                    avg = float(tok_lp.sum()) / (len(gen) + 1)
+                    nsp = float(lg[0].softmax(-1)[self.no_speech])
+                    if nsp > 0.6 and avg < -1.0:
+                        text = ""
+                    out.append(text)
+        return out
+
+
+def evaluate_dir(model_dir, heldout_dir, tokenizer, device=None, timestamps=True, work_dir=None, log=print):
+    t0 = time.time()
+    be = HFBackend(model_dir, tokenizer, device, log=log)
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = ec.load_clips(heldout_dir, work_dir or tmp)
+        res, tab = ec.run_eval(be, clips, timestamps=timestamps, log=log)
+    return {"model": os.path.abspath(model_dir), "heldout": os.path.abspath(heldout_dir),
+            "reference": be.desc, "timestamps": bool(timestamps), "seconds": round(time.time() - t0, 1),
+            "table": tab, "clips": res}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--heldout", required=True, nargs="+", help="one or more held-out folders (manifest.json)")
+    ap.add_argument("--tokenizer", default=os.path.join(HERE, "..", "..", "..", "shared", "assets", "multilingual.tiktoken"))
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--no-timestamps", action="store_true")
+    ap.add_argument("--out", default="", help="write the JSON here (default: stdout summary only)")
+    a = ap.parse_args()
+    res = {}
+    for h in a.heldout:
+        r = evaluate_dir(a.model, h, a.tokenizer, a.device, not a.no_timestamps)
+        res[os.path.basename(os.path.normpath(h))] = r
+        print(f"{h}: {ec.summary_line(r['table'])} ({r['seconds']} s)", flush=True)
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as f:
+            json.dump(res if len(res) > 1 else next(iter(res.values())), f, indent=1, ensure_ascii=False)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
