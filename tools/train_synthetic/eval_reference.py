@@ -51,6 +51,11 @@ class HFBackend:
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
         m = WhisperForConditionalGeneration.from_pretrained(model_dir)
+        meta = [n for n, t in list(m.named_parameters()) + list(m.named_buffers()) if t.is_meta]
+        if meta:
+            raise RuntimeError(f"parameters left on the meta device after from_pretrained: {meta}")
+        if m.get_output_embeddings().weight.data_ptr() != m.get_input_embeddings().weight.data_ptr():
+            log("eval_reference: warning: proj_out is not tied to the token embedding after loading")
         self.model = m.to(device=self.device, dtype=torch.float32).eval()
         gc = json.load(open(os.path.join(model_dir, "generation_config.json")))
         self.sot = gc["decoder_start_token_id"]

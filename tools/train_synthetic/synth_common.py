@@ -474,7 +474,7 @@ class Bank:
     def meta(self, j):
         return self.items[j][1]
 
-    def sample(self, rng, lang):
+    def sample(self, rng, lang, audio=True):
         pool = self.by_lang[lang]
         return int(pool[int(rng.integers(len(pool)))])
 
@@ -642,7 +642,7 @@ def plan_window(rng, bank, tok, cfg=None, lang=None):
         ts_prompt = rng.random() < 0.5
         tt = 0.0
         for _ in range(k):
-            j = bank.sample(rng, lg)
+            j = bank.sample(rng, lg, audio=False)
             if ts_prompt:
                 d = bank.length(j) / SR
                 prev += [tok.ts(tt)] + list(bank.tokens(j)) + [tok.ts(tt + d)]

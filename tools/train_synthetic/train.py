@@ -215,7 +215,9 @@ class DeviceBank:
     def ready(self, min_per_lang=8):
         return all(len(self.live[l]) - self.dead[l] >= min_per_lang for l in self.langs)
 
-    def sample(self, rng, lang):
+    def sample(self, rng, lang, audio=True):
+        """An utterance id of `lang`: with p_recent from the newest recent_frac of the bank, else
+        uniformly. audio=False (prompt text): not counted as a use."""
         lst = self.live[lang]
         n = len(lst)
         for _ in range(64):
@@ -225,14 +227,16 @@ class DeviceBank:
                 k = int(rng.integers(n))
             j = lst[k]
             if self.valid[j]:
-                self.uses[j] += 1
-                self.placements += 1
+                if audio:
+                    self.uses[j] += 1
+                    self.placements += 1
                 return j
         self.live[lang] = lst = [j for j in lst if self.valid[j]]
         self.dead[lang] = 0
         j = lst[int(rng.integers(len(lst)))]
-        self.uses[j] += 1
-        self.placements += 1
+        if audio:
+            self.uses[j] += 1
+            self.placements += 1
         return j
 
     def length(self, j):
@@ -728,7 +732,8 @@ def write_final(model, a, L, suppress, align_heads, out_dir):
         d = json.load(open(p))
         d["begin_suppress_tokens"] = [220, L.eot]
         d["suppress_tokens"] = list(suppress)
-        d["torch_dtype"] = d.get("torch_dtype", "float16")
+        if "dtype" not in d and "torch_dtype" not in d:
+            d["torch_dtype"] = "float16"
         json.dump(d, open(p, "w"), indent=2, sort_keys=True)
     with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
         json.dump(gc, f, indent=2, sort_keys=True)
@@ -896,7 +901,6 @@ def main():
     ap.add_argument("--render-chunk", type=int, default=16, help="windows rendered per chunk on the device")
     ap.add_argument("--n-greedy", type=int, default=48, help="validation windows decoded at each checkpoint")
     ap.add_argument("--align-k", type=int, default=4)
-    ap.add_argument("--compile", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: none)")
     ap.add_argument("--status-every", type=int, default=100, help="status line every N steps")
@@ -919,7 +923,9 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
         torch.set_num_threads(4)  # the CPU cores belong to the generator
     else:
-        torch.set_num_threads(1)  # (Debian's torch 1.13 gave sporadic inf gradients with 2 threads here)
+        # Debian's torch 1.13 (the CPU stand-in): its oneDNN conv1d backward gave sporadic garbage
+        # gradients (up to inf) for identical inputs; the reference kernels are deterministic.
+        torch.backends.mkldnn.enabled = False
 
     def amp():
         if cuda:
@@ -1042,7 +1048,6 @@ def main():
     log(f"bank ready: {bank.n_live} utterances, {bank.samples_live / sc.SR / 3600:.1f} h after {wait_s:.0f} s")
 
     # ---- training
-    train_model = torch.compile(model) if a.compile else model
     logf = open(os.path.join(a.ckpt, "log.jsonl"), "a")
     rng = np.random.default_rng([a.seed, resumes, 17])
     dgen = torch.Generator(device=device)
@@ -1125,7 +1130,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step, trained_s)
         with amp():
-            loss = train_loss(train_model, mel, dec_t, lab_sel, sel_t)
+            loss = train_loss(model, mel, dec_t, lab_sel, sel_t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
