@@ -152,6 +152,7 @@ class HFBackend:
                     if self.eot in gen:
                         gen = gen[:gen.index(self.eot)]
                     text = self.dec.text(gen, self.eot)
+                    gen = gen[:max(0, 448 - len(prompt))]  # the decoder has 448 positions
                     ids = torch.tensor([prompt + gen + [self.eot]], device=self.device)
                     lg = self.model(input_features=f[k:k + 1], decoder_input_ids=ids[:, :-1]).logits[0].float()
                     lp = lg.log_softmax(-1)

@@ -39,7 +39,9 @@ unpack() {
   head -1 /tmp/synth-unpack.log
 }
 
-running() { [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
+running() {
+  { [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; } || pgrep -f "$T/train.py --data /tmp/synth-data" > /dev/null
+}
 
 short_status() {
   [ -f "$LOG" ] || { echo "no $LOG"; return; }

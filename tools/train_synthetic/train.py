@@ -1206,7 +1206,7 @@ def main():
     dl, frac = data_line(tot)
     bl, bs = bank_line()
     log(f"training done: step {step}, {trained_s / 60:.1f} min | {dl} | {bl}")
-    ev = evaluate(model, vw, tok, device, amp, n_greedy=len(vw["n_tok"]))
+    ev = evaluate(model, vw, tok, device, amp, n_greedy=a.n_greedy if a.dry_run else len(vw["n_tok"]))
     rec = {"step": step, "trained_min": round(trained_s / 60, 2), "final": True, **ev, "data_wait_frac": frac, "bank": bs}
     wer = " ".join(f"{l} {100 * v:.1f}" for l, v in ev["wer"].items())
     log(f"final step {step} | val {ev['val_loss']:.3f} | WER% {wer} | LID {100 * ev['lid_acc']:.1f}% | "
