@@ -126,8 +126,9 @@ class HFBackend:
                   num_beams=1, do_sample=False)
         try:
             return _seqs(self.model.generate(input_features=f, **kw))
-        except TypeError as e:  # an argument this version does not take: the essentials only
-            self.log(f"eval_reference: generate({kw}) failed ({e}); retrying with language/task only")
+        except Exception as e:  # an argument this version does not take: the essentials only
+            self.log(f"eval_reference: generate({kw}) failed ({type(e).__name__}: {e}); retrying with "
+                     "language/task/return_timestamps only")
             return _seqs(self.model.generate(input_features=f, language=language, task="transcribe",
                                              return_timestamps=bool(timestamps)))
 
