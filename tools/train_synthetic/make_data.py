@@ -174,23 +174,31 @@ def build_heldout(out_dir, valid, words, seed, per_lang=3, n_word_clips=4, first
     return sum(os.path.getsize(os.path.join(out_dir, n)) for n in os.listdir(out_dir))
 
 
-def build_windows(path, bank, tok, n, seed, filters):
-    rng = np.random.default_rng([seed, 7])
+def _window(k):
+    """One validation window (own generator: the same result whatever --workers is)."""
+    bank, tok, filters = G["vbank"], G["tok"], G["filters"]
+    rng = np.random.default_rng([G["seed"], 7, k])
+    p = sc.plan_window(rng, bank, tok)
+    x = sc.render_window(p, bank, rng)
+    t = p["tokens"]
+    info = {"kind": p["kind"], "lang": p["lang"], "timestamps": p["timestamps"], "cut": p["cut"],
+            "text": sc.plan_text(p, bank)}
+    return sc.log_mel(x, filters).astype(np.float16), t, sc.labels_mask(t, p["n_masked"], {"task_pos": p["task_pos"]}), info
+
+
+def build_windows(path, bank, tok, n, filters, workers):
+    G.update(vbank=bank, filters=filters)
     mels = np.zeros((n, filters.shape[0], sc.N_FRAMES), np.float16)
     toks = np.full((n, 448), -1, np.int32)
     mask = np.zeros((n, 447), bool)
     n_tok = np.zeros(n, np.int32)
     infos = []
-    for k in range(n):
-        p = sc.plan_window(rng, bank, tok)
-        x = sc.render_window(p, bank, rng)
-        t = p["tokens"]
-        mels[k] = sc.log_mel(x, filters)
+    for k, (m, t, mk, info) in enumerate(run_pool(_window, list(range(n)), workers, 4)):
+        mels[k] = m
         toks[k, :len(t)] = t
         n_tok[k] = len(t)
-        mask[k, :len(t) - 1] = sc.labels_mask(t, p["n_masked"], {"task_pos": p["task_pos"]})
-        infos.append({"kind": p["kind"], "lang": p["lang"], "timestamps": p["timestamps"], "cut": p["cut"],
-                      "text": sc.plan_text(p, bank)})
+        mask[k, :len(t) - 1] = mk
+        infos.append(info)
     np.savez(path, mel=mels, tokens=toks, n_tok=n_tok, mask=mask,
              info=np.array(json.dumps(infos, ensure_ascii=False)))
 
@@ -266,7 +274,7 @@ def main():
     t = time.time()
     if a.windows:
         os.makedirs(os.path.join(a.out, "windows"), exist_ok=True)
-        build_windows(os.path.join(a.out, "windows", "valid.npz"), valid, tok, a.windows, a.seed, filters)
+        build_windows(os.path.join(a.out, "windows", "valid.npz"), valid, tok, a.windows, filters, a.workers)
     meta["windows"] = {"n": a.windows, "wall_s": time.time() - t,
                        "s_per_window": (time.time() - t) / max(1, a.windows)}
     print(f"windows: {a.windows} in {time.time() - t:.1f} s", flush=True)
