@@ -81,6 +81,13 @@ TEST(Lifecycle, MissingKeyFileFailsAtStartup) {
   EXPECT_NE(r.find("cannot open the API key file"), std::string::npos) << r;
 }
 
+// The server listens before the model loads; a model that cannot load ends the process with 1.
+TEST(Lifecycle, ModelThatFailsToLoadExitsWithOne) {
+  ServerProcess server({"--tokenizer", temp_dir() + "/no-such-tokenizer.json"}, false);
+  EXPECT_EQ(server.wait_exit(), 1) << server.log();
+  EXPECT_NE(server.log().find("the model failed to load"), std::string::npos) << server.log();
+}
+
 TEST(Lifecycle, CorsPreflightAndHeaders) {
   ServerProcess server({"--cors-origin", "https://app.example", "--api-key", "k"});
   const HttpResponse pre =
