@@ -2,7 +2,7 @@
 // header then body, so that unknown routes, missing API keys and oversized uploads are refused
 // before a byte of the body is read. Routes are plain functions (router.h); what they defer
 // (fetch, transcription) runs off the I/O threads and is awaited here. While a job runs the
-// session waits for either the job's signal (a timer the worker cancels through a post to this
+// session waits for either the job's signal (a timer the worker expires through a post to this
 // strand) or the client's socket to become readable: end of stream or a reset there means the
 // client went away, and the job is cancelled.
 #include "server/http_session.h"
@@ -325,10 +325,14 @@ net::awaitable<bool> Session::run_deferred(Deferred d, const Request& req, bool 
     if (failure) co_return co_await respond_error(*failure, req, keep_alive);
   }
   const auto executor = co_await net::this_coro::executor;
+  // The signal is level-triggered: the worker's post sets the timer's expiry into the past, so a
+  // wait started after the post completes at once (a cancel() would be lost if it ran before the
+  // wait began, and the || below starts its wait through a post of its own). The session re-arms
+  // the timer before each look at the job.
   auto signal = std::make_shared<net::steady_timer>(executor, net::steady_timer::time_point::max());
   job.notifier = [weak = std::weak_ptr<net::steady_timer>(signal), executor] {
     net::post(executor, [weak] {
-      if (auto s = weak.lock()) s->cancel();
+      if (auto s = weak.lock()) s->expires_at(net::steady_timer::time_point());
     });
   };
   if (!st.pool.submit(d.job)) {
@@ -345,6 +349,7 @@ net::awaitable<bool> Session::run_deferred(Deferred d, const Request& req, bool 
   }
   bool first = true;
   for (;;) {
+    signal->expires_at(net::steady_timer::time_point::max());
     Job::Update update = job.take();
     for (const Segment& s : update.segments) {
       if (!sse) continue;
