@@ -179,6 +179,13 @@ net::awaitable<bool> Session::serve_one() {
   error_type_.clear();
   Request req;
   req.remote = remote_;
+  if (!parser.get().method_string().empty()) {  // also when the body is known to be too large
+    req.method = std::string(parser.get().method_string());
+    split_target(parser.get().target(), req);
+    if (const Router::Match m = ctx_.router.find(req.method, req.path); m.route) {
+      route_name_ = m.route->path;
+    }
+  }
   if (ec == http::error::header_limit) {
     co_return co_await respond_error(ApiError(431, "request headers too large"), req, false);
   }
@@ -195,8 +202,6 @@ net::awaitable<bool> Session::serve_one() {
     co_return false;
   }
   auto& h = parser.get();
-  req.method = std::string(h.method_string());
-  split_target(h.target(), req);
   for (const auto& field : h) req.headers.emplace(field.name_string(), field.value());
   const bool has_body = parser.content_length().value_or(0) > 0 || parser.chunked();
   // A refusal before the body leaves unread bytes on the connection: close it afterwards.
