@@ -60,13 +60,19 @@ class HarkBackend:
             raise RuntimeError(f"{' '.join(cmd)} -> exit {r.returncode}: {r.stderr.strip()[-500:]}")
         return json.loads(r.stdout)
 
+    # verbose_json's "language" is the full name ("english"), as OpenAI's API returns it; the
+    # tables compare ISO codes.
+    NAME_TO_CODE = {"english": "en", "german": "de", "spanish": "es", "italian": "it",
+                    "french": "fr", "portuguese": "pt"}
+
     def detect(self, paths):
         out = []
         for p in paths:
             j = self._run(p, "auto", True)
             segs = j.get("segments") or []
             nsp = segs[0].get("no_speech_prob") if segs else None
-            out.append((j.get("language"), nsp))
+            lang = j.get("language")
+            out.append((self.NAME_TO_CODE.get(lang, lang), nsp))
         return out
 
     def transcribe(self, paths, language, timestamps):
