@@ -300,6 +300,14 @@ Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
     }
     last_row[i] = int(rows.ids.size()) - 1;
   }
+  // Two entries sharing a cache would write the same positions in one step.
+  std::vector<const void*> caches;
+  for (const DecoderState* st : states)
+    if (!st->self_k.empty()) caches.push_back(st->self_k[0].raw());
+  std::sort(caches.begin(), caches.end());
+  HARK_CHECK(std::adjacent_find(caches.begin(), caches.end()) == caches.end(),
+             ErrorKind::kInvalidArgument,
+             "decode_batch: two sequences share one decoder state (KV cache)");
   const int64_t n_rows = int64_t(rows.ids.size()), batch = int64_t(states.size());
   Tensor x = alloc(n_rows, d);
   ops::embed_rows(tok_emb_, dec_pos_, rows.ids, rows.pos, x);

@@ -114,6 +114,11 @@ TEST_F(BatchTest, DecodeBatchRejectsBadInput) {
   const std::vector<int> too_far(size_t(ckpt_->config.n_text_ctx) + 1, 1);
   const std::span<const int> far[] = {too_far};
   EXPECT_THROW(model_->decode_batch(one, far), Error);
+  DecoderState* twice[] = {&st, &st};
+  const std::vector<int> one_tok{1};
+  const std::span<const int> two[] = {one_tok, one_tok};
+  EXPECT_THROW(model_->decode_batch(twice, two), Error);
+  EXPECT_EQ(st.n_past, 0);
   DecoderState blank;
   DecoderState* bad[] = {&blank};
   const std::vector<int> tok{1};

@@ -236,14 +236,14 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
 cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
                                   const void* const* v_rows, const int* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
-                                  float* part, void* out, cudaStream_t s) {
+                                  bool rows_aligned16, float* part, void* out, cudaStream_t s) {
   if (d.rows == 0) return cudaSuccess;
   if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
     return cudaErrorInvalidConfiguration;
   const float scale = float(1.0 / sqrt(double(d.head_dim)));
   // The 16-byte-load kernel needs 16-bit elements, head_dim 64 and 16-byte aligned rows (row
   // pointers come from the allocator, aligned; strides are checked here).
-  const bool h64 = dtype != DType::kF32 && d.head_dim == 64 && d.ld_kv % 8 == 0;
+  const bool h64 = dtype != DType::kF32 && d.head_dim == 64 && d.ld_kv % 8 == 0 && rows_aligned16;
   const size_t smem =
       size_t(d.head_dim + plan.chunk + (h64 ? (kThreads / 8) * 64 : kThreads)) * sizeof(float);
   return dispatch_float(dtype, [&](auto tag) {

@@ -339,6 +339,8 @@ __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<uint32_t*>(out + b * d.bs_out + r1 * d.ld_out + h * kD + c) =
           pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
   }
+#else
+  __trap();  // the launcher checks that sm_80+ code is loaded; never run the empty body
 #endif
 }
 
@@ -390,11 +392,21 @@ cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, co
   if (d.batch > 65535 || d.n_head > 65535 || d.tk < 1) return cudaErrorNotSupported;
   if (d.tq == 0 || d.batch == 0) return cudaSuccess;
   static const int major = device_cc_major();
-  if (major >= 8) {
+  // The mma kernel's body exists only in code built for sm_80+: a build that reaches this device
+  // through older PTX (e.g. HARK_CUDA_ARCHITECTURES=75 on an sm_86 card) must not launch it.
+  static const bool mma_loaded = [] {
+    cudaFuncAttributes a{};
+    if (cudaFuncGetAttributes(&a, flash_mma_kernel<__half>) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return a.ptxVersion >= 80 || a.binaryVersion >= 80;
+  }();
+  if (major >= 8 && mma_loaded) {
     return dtype == DType::kBF16 ? launch_mma<__nv_bfloat16>(q, k, v, d, out, s)
                                  : launch_mma<__half>(q, k, v, d, out, s);
   }
-  if (dtype == DType::kBF16) return cudaErrorNotSupported;  // no bf16 tensor cores before sm_80
+  if (dtype == DType::kBF16) return cudaErrorNotSupported;  // no bf16 WMMA kernel below sm_80
   return launch_typed<__half>(q, k, v, d, out, s);
 }
 

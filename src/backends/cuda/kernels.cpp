@@ -194,6 +194,13 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
   const char* base = static_cast<const char*>(dev.raw());
   const int max_keys = *std::max_element(n_keys, n_keys + n);
   const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
+  // The 16-byte-load kernel needs every K/V matrix to start on a 16-byte boundary (views made by
+  // slicing a buffer at an odd row may not); otherwise the general kernel runs.
+  bool aligned = true;
+  for (size_t r = 0; r < n; ++r)
+    aligned = aligned &&
+              ((reinterpret_cast<uintptr_t>(k_rows[r]) | reinterpret_cast<uintptr_t>(v_rows[r])) &
+               15u) == 0;
   Tensor part;
   if (plan.n_split > 1)
     part = Tensor::empty_on(Device::kCuda, DType::kF32,
@@ -201,7 +208,7 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
   detail::check(detail::launch_attention_rows(
                     dtype, q, reinterpret_cast<const void* const*>(base),
                     reinterpret_cast<const void* const*>(base + n * sizeof(void*)),
-                    reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan,
+                    reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan, aligned,
                     plan.n_split > 1 ? part.data<float>() : nullptr, out, detail::stream()),
                 "attention_rows kernel");
 }

@@ -60,8 +60,9 @@ struct AttentionRowsDims {
   int64_t rows, n_head, head_dim;
   int64_t ld_q, ld_kv, ld_out;  // row strides of q, of every K/V matrix, of out
 };
-// ops::attention_rows: row r of q attends rows [0, n_keys[r]) of k_rows[r] / v_rows[r] (device
-// pointers). The three arrays are host arrays of `rows` entries; they are uploaded here.
+// ops::attention_rows: row r of q attends rows [0, n_keys[r]) (n_keys[r] >= 1) of k_rows[r] /
+// v_rows[r] (device pointers). The three arrays are host arrays of `rows` entries; they are
+// uploaded here.
 void attention_rows(DType dtype, const void* q, const void* const* k_rows,
                     const void* const* v_rows, const int* n_keys, const AttentionRowsDims& d,
                     void* out);

@@ -47,7 +47,7 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
 cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
                                   const void* const* v_rows, const int* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
-                                  float* part, void* out, cudaStream_t s);
+                                  bool rows_aligned16, float* part, void* out, cudaStream_t s);
 // ids_pos: device array of (id, position) pairs.
 cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
                               const int* ids_pos, int64_t rows, int64_t d, void* out,
