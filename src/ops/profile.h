@@ -1,4 +1,4 @@
-// A per-op time breakdown for benchmarks (hark-model-bench --profile): while profiling is on,
+// A per-op time breakdown for benchmarks (hark bench --profile): while profiling is on,
 // every op drains the device before and after it runs and adds its wall time to a bucket named by
 // the op (linear ops by their weight shape). The totals then add up to the wall time, at the cost
 // of the overlap between host and device, so profiled runs are for breakdowns, not for speed.
