@@ -18,16 +18,12 @@
 #include "decoding/alignment_heads.h"
 #include "decoding/window_decoder.h"
 #include "decoding/word_timing.h"
-#include "hark/devices.h"
 #include "model/checkpoint.h"
+#include "model/placement.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
 #include "pipeline/transcription.h"
 #include "text/tokenizer.h"
-
-#ifdef HARK_HAVE_CUDA
-#include "backends/cuda/runtime.h"
-#endif
 
 namespace hark {
 
@@ -138,78 +134,8 @@ Tensor window_of(const Tensor& mel, int seek, int size) {
 
 }  // namespace
 
-struct Placement {
-  model::ModelPlacement placement;
-  std::string device;  // cpu | cuda:N
-  std::string device_name;
-};
-
-DType parse_compute_type(const std::string& t, bool gpu) {
-  if (t == "default") return gpu ? DType::kF16 : DType::kF32;
-  if (t == "float32") return DType::kF32;
-  if (t == "float16") return DType::kF16;
-  if (t == "bfloat16") return DType::kBF16;
-  if (t == "int8_float16" || t == "int8") {
-    throw_error(ErrorKind::kUnsupported, "compute type '{}' is not implemented yet", t);
-  }
-  throw_error(ErrorKind::kInvalidArgument,
-              "unknown compute type '{}' (use default, float32, float16 or bfloat16)", t);
-}
-
-std::string compute_type_name(DType d) {
-  switch (d) {
-    case DType::kF16: return "float16";
-    case DType::kBF16: return "bfloat16";
-    default: return "float32";
-  }
-}
-
-// -1: any/auto, -2: the CPU, N >= 0: cuda:N.
-int parse_device(const std::string& d) {
-  if (d == "auto") return -1;
-  if (d == "cpu") return -2;
-  if (d == "cuda" || d == "gpu") return 0;
-  if (d.rfind("cuda:", 0) == 0) {
-    int n = -1;
-    const char* b = d.data() + 5;
-    const auto [end, ec] = std::from_chars(b, d.data() + d.size(), n);
-    if (ec == std::errc() && end == d.data() + d.size() && n >= 0) return n;
-  }
-  throw_error(ErrorKind::kInvalidArgument, "unknown device '{}' (use auto, cpu, cuda or cuda:N)",
-              d);
-}
-
 std::string cpu_name(int threads) {
   return fmt::format("CPU ({} thread{})", threads, threads == 1 ? "" : "s");
-}
-
-Placement choose_placement(const EngineOptions& o) {
-  const int want = parse_device(o.device);
-  Placement p;
-  if (want == -2 || (want == -1 && !list_gpus().size())) {
-    if (want == -1)
-      spdlog::info("no usable GPU ({}); running on the CPU", gpu_unavailable_reason());
-    const DType dt = parse_compute_type(o.compute_type, false);
-    HARK_CHECK(dt == DType::kF32, ErrorKind::kUnsupported,
-               "the CPU runs float32 only (asked for compute type '{}')", o.compute_type);
-    p.device = "cpu";
-    p.device_name = cpu_name(ops::num_threads());
-    return p;
-  }
-#ifdef HARK_HAVE_CUDA
-  const int index = want < 0 ? 0 : want;
-  const std::string reason = gpu_unavailable_reason();
-  HARK_CHECK(reason.empty(), ErrorKind::kUnsupported, "device '{}' cannot be used: {}", o.device,
-             reason);
-  backends::cuda::select_device(index);
-  p.placement = {Device::kCuda, parse_compute_type(o.compute_type, true)};
-  p.device = fmt::format("cuda:{}", index);
-  p.device_name = backends::cuda::device_properties(index).name;
-  return p;
-#else
-  throw_error(ErrorKind::kUnsupported, "device '{}' cannot be used: {}", o.device,
-              gpu_unavailable_reason());
-#endif
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -224,7 +150,9 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
              o.threads);
   ops::set_num_threads(o.threads);
   const auto t0 = std::chrono::steady_clock::now();
-  const Placement where = choose_placement(o);
+  const model::ResolvedPlacement where = model::resolve_placement(o.device, o.compute_type);
+  if (!where.fallback_reason.empty())
+    spdlog::info("no usable GPU ({}); running on the CPU", where.fallback_reason);
   auto impl = std::make_unique<Impl>();
   impl->checkpoint = model::load_checkpoint(o.model_path);
   const model::Checkpoint& c = impl->checkpoint;
@@ -239,8 +167,9 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
   if (impl->mel_filters.dtype() != DType::kF32) impl->mel_filters = impl->mel_filters.to_f32();
   impl->info = describe(c, o.model_path);
   impl->info.device = where.device;
-  impl->info.device_name = where.device_name;
-  impl->info.compute_type = compute_type_name(where.placement.dtype);
+  impl->info.device_name =
+      where.device_name.empty() ? cpu_name(ops::num_threads()) : where.device_name;
+  impl->info.compute_type = model::compute_type_name(where.placement.dtype);
   spdlog::info("loaded {} ({} {}, d_model {}, {}+{} layers) on {} ({}, {}) in {:.0f} ms",
                o.model_path, impl->info.format, impl->info.size_name, impl->info.d_model,
                impl->info.encoder_layers, impl->info.decoder_layers, impl->info.device,

@@ -17,6 +17,7 @@
 #include "bench/shapes.h"
 #include "commands.h"
 #include "core/error.h"
+#include "model/placement.h"
 #include "ops/ops.h"
 #include "ops/profile.h"
 #ifndef HARK_ENGINE_ONLY
@@ -44,43 +45,8 @@ struct Where {
 };
 
 Where placement_for(const BenchArgs& a) {
-  Where w;
-  const bool gpu = a.device != "cpu";
-  if (gpu) {
-    int index = 0;
-    if (a.device.rfind("cuda:", 0) == 0) {
-      index = std::stoi(a.device.substr(5));
-    } else {
-      HARK_CHECK(a.device == "cuda", ErrorKind::kInvalidArgument,
-                 "unknown device '{}' (use cpu, cuda or cuda:N)", a.device);
-    }
-#ifdef HARK_HAVE_CUDA
-    backends::cuda::select_device(index);
-    w.placement.device = Device::kCuda;
-#else
-    (void)index;
-    throw_error(ErrorKind::kUnsupported, "device '{}': this build has no CUDA backend", a.device);
-#endif
-    w.device = fmt::format("cuda:{}", index);
-  } else {
-    w.device = "cpu";
-  }
-  const std::string& t = a.compute_type;
-  if (t == "float16" || (t == "default" && gpu)) {
-    w.placement.dtype = DType::kF16;
-  } else if (t == "bfloat16") {
-    w.placement.dtype = DType::kBF16;
-  } else {
-    HARK_CHECK(t == "float32" || t == "default", ErrorKind::kInvalidArgument,
-               "unknown compute type '{}' (use float16, bfloat16 or float32)", t);
-    w.placement.dtype = DType::kF32;
-  }
-  HARK_CHECK(gpu || w.placement.dtype == DType::kF32, ErrorKind::kUnsupported,
-             "the CPU runs float32 only");
-  w.precision = w.placement.dtype == DType::kF16    ? "float16"
-                : w.placement.dtype == DType::kBF16 ? "bfloat16"
-                                                    : "float32";
-  return w;
+  const model::ResolvedPlacement r = model::resolve_placement(a.device, a.compute_type);
+  return {r.placement, r.device, model::compute_type_name(r.placement.dtype)};
 }
 
 void print_profile() {
@@ -222,7 +188,7 @@ Run add_bench_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", args->warmup, "untimed runs first")->default_val(1);
   cmd->add_option("-t,--threads", args->threads, "CPU threads (0: all cores)")->default_val(0);
-  cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->default_val("cpu");
+  cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto")->default_val("cpu");
   cmd->add_option("--compute-type", args->compute_type,
                   "float16, bfloat16 or float32 (default: float16 on a GPU, float32 on the CPU)")
       ->default_val("default");

@@ -1,0 +1,85 @@
+#include "model/placement.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "core/error.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
+
+namespace hark::model {
+namespace {
+
+DType parse_compute_type(const std::string& t, bool gpu) {
+  if (t == "default") return gpu ? DType::kF16 : DType::kF32;
+  if (t == "float32") return DType::kF32;
+  if (t == "float16") return DType::kF16;
+  if (t == "bfloat16") return DType::kBF16;
+  if (t == "int8_float16" || t == "int8") {
+    throw_error(ErrorKind::kUnsupported, "compute type '{}' is not implemented yet", t);
+  }
+  throw_error(ErrorKind::kInvalidArgument,
+              "unknown compute type '{}' (use default, float32, float16 or bfloat16)", t);
+}
+
+// -1: auto, -2: the CPU, N >= 0: cuda:N.
+int parse_device(const std::string& d) {
+  if (d == "auto") return -1;
+  if (d == "cpu") return -2;
+  if (d == "cuda" || d == "gpu") return 0;
+  if (d.rfind("cuda:", 0) == 0) {
+    int n = -1;
+    const char* b = d.data() + 5;
+    const auto [end, ec] = std::from_chars(b, d.data() + d.size(), n);
+    if (ec == std::errc() && end == d.data() + d.size() && n >= 0) return n;
+  }
+  throw_error(ErrorKind::kInvalidArgument, "unknown device '{}' (use auto, cpu, cuda or cuda:N)",
+              d);
+}
+
+// Why no GPU can be used; empty when one can.
+std::string gpu_unavailable() {
+#ifdef HARK_HAVE_CUDA
+  return backends::cuda::unavailable_reason();
+#else
+  return "this build has no CUDA backend";
+#endif
+}
+
+}  // namespace
+
+ResolvedPlacement resolve_placement(const std::string& device, const std::string& compute_type) {
+  const int want = parse_device(device);
+  ResolvedPlacement r;
+  const std::string reason = want == -2 ? std::string() : gpu_unavailable();
+  if (want == -2 || (want == -1 && !reason.empty())) {
+    r.fallback_reason = reason;
+    const DType dt = parse_compute_type(compute_type, false);
+    HARK_CHECK(dt == DType::kF32, ErrorKind::kUnsupported,
+               "the CPU runs float32 only (asked for compute type '{}')", compute_type);
+    r.device = "cpu";
+    return r;
+  }
+  HARK_CHECK(reason.empty(), ErrorKind::kUnsupported, "device '{}' cannot be used: {}", device,
+             reason);
+#ifdef HARK_HAVE_CUDA
+  const int index = want < 0 ? 0 : want;
+  backends::cuda::select_device(index);
+  r.placement = {Device::kCuda, parse_compute_type(compute_type, true)};
+  r.device = fmt::format("cuda:{}", index);
+  r.device_name = backends::cuda::device_properties(index).name;
+#endif
+  return r;
+}
+
+std::string compute_type_name(DType dtype) {
+  switch (dtype) {
+    case DType::kF16: return "float16";
+    case DType::kBF16: return "bfloat16";
+    default: return "float32";
+  }
+}
+
+}  // namespace hark::model

@@ -1,0 +1,28 @@
+// The user-facing names of devices and compute types (--device, --compute-type), resolved to a
+// ModelPlacement. One parser for the engine and `hark bench`.
+#pragma once
+
+#include <string>
+
+#include "model/whisper_model.h"
+
+namespace hark::model {
+
+struct ResolvedPlacement {
+  ModelPlacement placement;
+  std::string device;           // cpu | cuda:N
+  std::string device_name;      // the GPU's name; empty on the CPU
+  std::string fallback_reason;  // set when `auto` chose the CPU: why no GPU could be used
+};
+
+// device: auto | cpu | cuda | gpu | cuda:N. auto takes GPU 0 when one can be used, else the CPU;
+// cuda / cuda:N select that device for this process (backends/cuda select_device) or throw
+// Error(kUnsupported) saying why they cannot. compute_type: default | float32 | float16 | bfloat16
+// (default: float16 on a GPU, float32 on the CPU, which runs float32 only); int8 types are
+// Error(kUnsupported), unknown names Error(kInvalidArgument).
+ResolvedPlacement resolve_placement(const std::string& device, const std::string& compute_type);
+
+// float32 | float16 | bfloat16
+std::string compute_type_name(DType dtype);
+
+}  // namespace hark::model
