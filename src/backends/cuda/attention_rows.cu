@@ -18,6 +18,22 @@ namespace {
 
 constexpr int kThreads = 128;
 
+// The split's scores p[0, n) (published by a barrier before the call) become exp(p - max) in
+// place; mx and sum (of the exponentials) come back in every thread. Its barriers publish p[].
+__device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, float& mx,
+                                              float& sum) {
+  mx = -INFINITY;
+  for (int j = threadIdx.x; j < n; j += kThreads) mx = fmaxf(mx, p[j]);
+  mx = block_max(mx, scratch);
+  sum = 0.0f;
+  for (int j = threadIdx.x; j < n; j += kThreads) {
+    const float e = __expf(p[j] - mx);
+    p[j] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, scratch);
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     rows_partial_kernel(const T* q, const T* const* kp, const T* const* vp, const int* n_keys,
@@ -50,16 +66,8 @@ __global__ void __launch_bounds__(kThreads)
     if (lane == 0) p[j - j0] = dot;
   }
   __syncthreads();
-  float mx = -INFINITY;
-  for (int j = tid; j < j1 - j0; j += kThreads) mx = fmaxf(mx, p[j]);
-  mx = block_max(mx, scratch);
-  float sum = 0.0f;
-  for (int j = tid; j < j1 - j0; j += kThreads) {
-    const float e = __expf(p[j] - mx);
-    p[j] = e;
-    sum += e;
-  }
-  sum = block_sum(sum, scratch);  // its barriers publish p[]
+  float mx, sum;
+  chunk_softmax(p, j1 - j0, scratch, mx, sum);
 
   auto emit = [&](int e, float acc) {
     if (n_split == 1) {
@@ -159,16 +167,8 @@ __global__ void __launch_bounds__(kThreads)
     if (sub == 0 && j < j1) p[j - j0] = dot;
   }
   __syncthreads();
-  float mx = -INFINITY;
-  for (int j = tid; j < j1 - j0; j += kThreads) mx = fmaxf(mx, p[j]);
-  mx = block_max(mx, scratch);
-  float sum = 0.0f;
-  for (int j = tid; j < j1 - j0; j += kThreads) {
-    const float e = __expf(p[j] - mx);
-    p[j] = e;
-    sum += e;
-  }
-  sum = block_sum(sum, scratch);  // its barriers publish p[]
+  float mx, sum;
+  chunk_softmax(p, j1 - j0, scratch, mx, sum);
 
   const int dsub = tid & 7, group = tid >> 3;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
