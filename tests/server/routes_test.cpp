@@ -3,6 +3,9 @@
 // and every kind of bad input answered with its status and an OpenAI-shaped JSON error.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -365,7 +368,18 @@ TEST_F(Routes, GpuStatus) {
 TEST_F(Routes, MetricsCountRequestsErrorsAudioAndStages) {
   ASSERT_EQ(transcribe({file(), {"model", "whisper-1"}}).status, 200);
   expect_error(transcribe({{"model", "whisper-1"}}), 400);
-  const HttpResponse r = http_get(url("/metrics"));
+  // The server counts a request once its response is written: the client can read that response
+  // a moment before the counter moves, so /metrics is read until the error shows (or 5 s pass).
+  HttpResponse r = http_get(url("/metrics"));
+  for (int i = 0;
+       i < 50 &&
+       !metric(
+           r.body,
+           R"(hark_errors_total{route="/v1/audio/transcriptions",type="invalid_request_error"})");
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = http_get(url("/metrics"));
+  }
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-type").rfind("text/plain; version=0.0.4", 0), 0u);
   const std::string& m = r.body;
