@@ -40,12 +40,13 @@ def _seqs(out):
 
 
 class HFBackend:
-    def __init__(self, model_dir, tokenizer, device=None, batch=16, log=print):
+    def __init__(self, model_dir, tokenizer, device=None, batch=16, log=print, openai_windows=True):
         import numpy as np
         import torch
         from transformers import WhisperForConditionalGeneration
 
         self.np, self.torch, self.log = np, torch, log
+        self.openai_windows = openai_windows
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = False
@@ -80,7 +81,9 @@ class HFBackend:
 
         self.desc = (f"transformers {transformers.__version__} WhisperForConditionalGeneration.generate, greedy "
                      f"(num_beams=1, do_sample=False), fp32 on {self.device}, "
-                     f"{'WhisperFeatureExtractor' if self.fe else 'own log-mel'}")
+                     f"{'WhisperFeatureExtractor' if self.fe else 'own log-mel'} for language detection, "
+                     f"{'openai-whisper windows (log-mel-domain zero padding)' if openai_windows else 'the same'} "
+                     "for transcription")
 
     def _audio(self, path):
         a, sr = ec.read_wav(path)
@@ -88,7 +91,32 @@ class HFBackend:
             raise ValueError(f"{path}: {sr} Hz")
         return self.np.frombuffer(a.tobytes(), dtype="<i2").astype(self.np.float32) / 32768.0
 
+    def openai_features(self, paths):
+        """The window openai-whisper's transcribe() decodes for a clip of at most 30 s (and hark,
+        which implements it): the log-mel of the clip followed by 30 s of zero audio (clamped at
+        the maximum of that whole spectrogram minus 8), sliced to the clip's own frames
+        (n_samples // 160) and padded to 3000 frames with zeros *in the log-mel domain*
+        (pad_or_trim). transformers' short-form path instead pads the audio to 30 s first; an
+        undertrained model answers those two windows differently, so the agreement check with
+        hark feeds the reference the same window hark decodes."""
+        np, torch = self.np, self.torch
+        sys.path.insert(0, HERE)
+        import synth_common as sc
+
+        filt = np.load(os.path.join(self.assets, "mel_filters.npz"))[f"mel_{self.n_mels}"].astype(np.float32)
+        out = []
+        for p in paths:
+            a = self._audio(p)[:480000]
+            m = sc.log_mel(np.concatenate([a, np.zeros(480000, np.float32)]), filt)
+            n = min(3000, len(a) // 160)
+            w = np.zeros((m.shape[0], 3000), np.float32)
+            w[:, :n] = m[:, :n]
+            out.append(w)
+        return torch.from_numpy(np.stack(out)).to(self.device)
+
     def features(self, paths):
+        """The window for language detection (openai-whisper: the first 3000 frames of the
+        log-mel of the clip plus 30 s of zero audio = transformers' audio-domain padding)."""
         np, torch = self.np, self.torch
         auds = [self._audio(p)[:480000] for p in paths]
         if self.fe is not None:
@@ -137,7 +165,7 @@ class HFBackend:
         out = []
         with torch.no_grad():
             for s in range(0, len(paths), self.batch):
-                f = self.features(paths[s:s + self.batch])
+                f = (self.openai_features if self.openai_windows else self.features)(paths[s:s + self.batch])
                 seqs = self._gen(f, language, timestamps).tolist()
                 # no-speech rule: p(nospeech) at sot, mean log-prob of the generated tokens
                 prompt = [self.sot, self.lang_ids[language], self.transcribe_id]
@@ -168,9 +196,10 @@ class HFBackend:
         return out
 
 
-def evaluate_dir(model_dir, heldout_dir, tokenizer, device=None, timestamps=True, work_dir=None, log=print):
+def evaluate_dir(model_dir, heldout_dir, tokenizer, device=None, timestamps=True, work_dir=None, log=print,
+                 openai_windows=True):
     t0 = time.time()
-    be = HFBackend(model_dir, tokenizer, device, log=log)
+    be = HFBackend(model_dir, tokenizer, device, log=log, openai_windows=openai_windows)
     with tempfile.TemporaryDirectory() as tmp:
         clips = ec.load_clips(heldout_dir, work_dir or tmp)
         res, tab = ec.run_eval(be, clips, timestamps=timestamps, log=log)
@@ -186,11 +215,13 @@ def main():
     ap.add_argument("--tokenizer", default=os.path.join(HERE, "..", "..", "..", "shared", "assets", "multilingual.tiktoken"))
     ap.add_argument("--device", default=None)
     ap.add_argument("--no-timestamps", action="store_true")
+    ap.add_argument("--hf-windows", action="store_true",
+                    help="transcribe transformers' short-form windows (audio padded to 30 s) instead of openai-whisper's")
     ap.add_argument("--out", default="", help="write the JSON here (default: stdout summary only)")
     a = ap.parse_args()
     res = {}
     for h in a.heldout:
-        r = evaluate_dir(a.model, h, a.tokenizer, a.device, not a.no_timestamps)
+        r = evaluate_dir(a.model, h, a.tokenizer, a.device, not a.no_timestamps, openai_windows=not a.hf_windows)
         res[os.path.basename(os.path.normpath(h))] = r
         print(f"{h}: {ec.summary_line(r['table'])} ({r['seconds']} s)", flush=True)
     if a.out:

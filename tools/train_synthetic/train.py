@@ -464,16 +464,74 @@ def decode_logits(model, enc, ids):
     return output_proj(model)(decoder_hidden(model, enc, ids))
 
 
-def train_loss(model, mel, dec_in, labels_flat_sel, sel):
-    """Cross-entropy on the labelled positions only."""
+def train_loss(model, mel, dec_in, labels_flat_sel, sel, ctc=None):
+    """Cross-entropy on the labelled positions only, plus (ctc = (head, rows, targets, lengths))
+    an auxiliary CTC loss over UTF-8 bytes of the normalised transcript on the encoder output of
+    the windows `rows` (training only; the head is not part of the exported model). CTC makes
+    the encoder learn a monotonic reading of the audio early, which the attention decoder then
+    follows: joint CTC/attention training converges much faster than attention alone.
+    -> (total, cross-entropy, ctc or None)."""
     if is_stub(model):
-        h = model.decode_hidden(model.encode(mel), dec_in)
+        enc = model.encode(mel)
+        h = model.decode_hidden(enc, dec_in)
     else:
-        out = model.model(input_features=mel, decoder_input_ids=dec_in, use_cache=False)
-        h = _first(out, "last_hidden_state")
+        enc = encode(model, mel)
+        h = decoder_hidden(model, enc, dec_in)
     h = h.reshape(-1, h.shape[-1]).index_select(0, sel)
     logits = output_proj(model)(h)
-    return F.cross_entropy(logits.float(), labels_flat_sel)
+    ce = F.cross_entropy(logits.float(), labels_flat_sel)
+    if ctc is None:
+        return ce, ce, None
+    head, w, rows, targets, lengths = ctc
+    e = enc.index_select(0, rows)
+    lp = head(e).float().log_softmax(-1).transpose(0, 1)  # [T, B, C]
+    inp = torch.full((e.shape[0],), e.shape[1], dtype=torch.long, device=e.device)
+    # per target byte (an empty target counts as one): "mean" would weigh a no-speech window's
+    # whole-sequence loss as much as one byte of a transcript
+    c = F.ctc_loss(lp, targets, inp, lengths, blank=0, reduction="sum", zero_infinity=True)
+    c = c / lengths.clamp_min(1).sum()
+    return ce + w * c, ce, c
+
+
+CTC_CLASSES = 257  # blank + 256 byte values
+
+
+def ctc_targets(plans, bank, tok):
+    """-> (rows, flat targets, lengths) for the windows whose audio holds exactly their
+    transcript (a cut last utterance is heard but not transcribed: those windows are left out);
+    no-speech windows have an empty target (all blank)."""
+    rows, flat, lens = [], [], []
+    for i, p in enumerate(plans):
+        if p.get("cut") is not None:
+            continue
+        text = ""
+        if p["kind"] == "speech":  # the device bank keeps tokens, not text
+            text = ec.normalize(" ".join(tok.decode_text(bank.tokens(j)) for _, _, j in p["segments"]))
+        b = [c + 1 for c in text.encode("utf-8")][:1400]
+        rows.append(i)
+        flat += b
+        lens.append(len(b))
+    return rows, flat, lens
+
+
+def melpad_frames(plans, rng, p_pad):
+    """openai-whisper's transcribe() feeds the last window of a clip as the clip's own log-mel
+    frames followed by zeros *in the log-mel domain* (pad_or_trim after slicing); the training
+    windows are 30 s of audio. A share p_pad of the windows whose speech is complete is cut the
+    same way: frames from a clip end E (just after the last utterance) on are set to 0. -> frame
+    index per window (3000: untouched)."""
+    out = np.full(len(plans), 3000, np.int64)
+    for i, p in enumerate(plans):
+        if rng.random() >= p_pad or p.get("cut") is not None:
+            continue
+        if p["kind"] == "speech" and p["segments"]:
+            end = p["segments"][-1][1] + rng.uniform(0.02, 0.6)
+        elif p["kind"] != "speech":
+            end = rng.uniform(1.0, 29.0)
+        else:
+            continue
+        out[i] = min(3000, max(1, int(end * 100)))
+    return out
 
 
 class _StubAttn(nn.Module):
@@ -901,6 +959,8 @@ def main():
     ap.add_argument("--render-chunk", type=int, default=16, help="windows rendered per chunk on the device")
     ap.add_argument("--n-greedy", type=int, default=48, help="validation windows decoded at each checkpoint")
     ap.add_argument("--align-k", type=int, default=4)
+    ap.add_argument("--ctc-weight", type=float, default=0.3, help="auxiliary CTC loss on the encoder (0: off)")
+    ap.add_argument("--p-melpad", type=float, default=0.2, help="share of windows zero-padded in the log-mel domain")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: none)")
     ap.add_argument("--status-every", type=int, default=100, help="status line every N steps")
@@ -948,9 +1008,11 @@ def main():
         f"attention {impl}, device {device}" + (f" ({torch.cuda.get_device_name()})" if cuda else ""))
     if mb > a.max_mb and not a.dry_run:
         sys.exit(f"fp16 size {mb:.1f} MB > --max-mb {a.max_mb}")
+    ctc_head = nn.Linear(a.d_model, CTC_CLASSES).to(device) if a.ctc_weight > 0 else None
     decay, no_decay = [], []
     seen = set()
-    for n, p in model.named_parameters():
+    named = list(model.named_parameters()) + (list(ctc_head.named_parameters(prefix="ctc")) if ctc_head else [])
+    for n, p in named:
         if id(p) in seen:
             continue
         seen.add(id(p))
@@ -966,11 +1028,14 @@ def main():
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
                                 lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
 
+    opt_params = decay + no_decay
     ck_path = os.path.join(a.ckpt, "last.pt")
     step, trained_s, resumes = 0, 0.0, 0
     if os.path.exists(ck_path):
         ck = torch.load(ck_path, map_location=device)
         model.load_state_dict(ck["model"])
+        if ctc_head is not None and "ctc" in ck:
+            ctc_head.load_state_dict(ck["ctc"])
         opt.load_state_dict(ck["opt"])
         step, trained_s, resumes = ck["step"], ck["trained_s"], ck["resumes"] + 1
         log(f"resumed from {ck_path}: step {step}, {trained_s / 60:.1f} min trained")
@@ -982,6 +1047,7 @@ def main():
             return False
         tmp = ck_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    **({"ctc": ctc_head.state_dict()} if ctc_head is not None else {}),
                     "trained_s": trained_s, "resumes": resumes, "args": vars(a)}, tmp)
         os.replace(tmp, ck_path)
         return True
@@ -1056,6 +1122,7 @@ def main():
     last_ck = time.time()
     t_prev = time.time()
     ema = None
+    ema_ctc = None
     ev_pending = collections.deque()  # (step, e_data0, e_data1, e_end)
     st = collections.Counter()  # timing accumulators since the last status
     tot = collections.Counter()  # since the start of this run
@@ -1108,6 +1175,14 @@ def main():
         plans = [sc.plan_window(rng, bank, tok) for _ in range(a.batch)]
         dec_in, labels, sel = collate_tokens(plans, L.eot)
         P = plans_to_tensors(plans, bank, device, cuda)
+        pad_at = torch.from_numpy(melpad_frames(plans, rng, a.p_melpad)).to(device, non_blocking=True)
+        ctc = None
+        if ctc_head is not None:
+            c_rows, c_flat, c_lens = ctc_targets(plans, bank, tok)
+            if c_rows:
+                ctc = (ctc_head, a.ctc_weight, torch.tensor(c_rows, device=device),
+                       torch.tensor(c_flat, dtype=torch.long, device=device),
+                       torch.tensor(c_lens, dtype=torch.long, device=device))
         lab_sel = torch.from_numpy(labels.reshape(-1)[sel])
         sel_t = torch.from_numpy(sel)
         dec_t = torch.from_numpy(dec_in)
@@ -1124,16 +1199,17 @@ def main():
         x = render_batch(bank.pcm, P, dgen, a.render_chunk)
         mel = mel_fn(x)
         del x
+        mel.masked_fill_((torch.arange(mel.shape[-1], device=device).unsqueeze(0) >= pad_at.unsqueeze(1)).unsqueeze(1), 0.0)
         if cuda:
             e1.record()
         t2 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, trained_s)
         with amp():
-            loss = train_loss(model, mel, dec_t, lab_sel, sel_t)
+            loss, ce_loss, ctc_loss = train_loss(model, mel, dec_t, lab_sel, sel_t, ctc)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        gn = torch.nn.utils.clip_grad_norm_(opt_params, 1.0)
         opt.step()
         if cuda:
             e2.record()
@@ -1149,6 +1225,9 @@ def main():
         t_prev = now
         if step % 25 == 0 or a.dry_run:
             lv = float(loss)
+            if ctc_loss is not None and math.isfinite(float(ctc_loss)):
+                cv = float(ctc_loss)
+                ema_ctc = cv if ema_ctc is None else 0.9 * ema_ctc + 0.1 * cv
             if not math.isfinite(lv) or not all(bool(torch.isfinite(q).all()) for q in (gn,)):
                 n_bad += 1
                 log(f"step {step}: loss {lv}, grad norm {float(gn)}: non-finite ({n_bad})")
@@ -1156,11 +1235,14 @@ def main():
                     sys.exit(f"non-finite training ({n_bad}x); last good checkpoint: {ck_path}")
                 ck = torch.load(ck_path, map_location=device)  # back to the last checkpoint, other data
                 model.load_state_dict(ck["model"])
+                if ctc_head is not None and "ctc" in ck:
+                    ctc_head.load_state_dict(ck["ctc"])
                 opt.load_state_dict(ck["opt"])
                 if cuda:
                     drain_events(block=True)
                 prev_end = None
                 continue
+            lv = float(ce_loss)  # the cross-entropy alone: comparable with the validation loss
             ema = lv if ema is None else 0.9 * ema + 0.1 * lv
             if cuda:
                 drain_events()
@@ -1168,7 +1250,7 @@ def main():
             dl, _ = data_line(st)
             bl, _ = bank_line()
             sps = st["n"] / max(time.time() - last_status, 1e-9)
-            log(f"status step {step} | {trained_s / 60:.1f}/{a.minutes:g} min | loss {ema if ema is not None else float('nan'):.3f} | gnorm {float(gn):.2f} | "
+            log(f"status step {step} | {trained_s / 60:.1f}/{a.minutes:g} min | loss {ema if ema is not None else float('nan'):.3f} ctc {ema_ctc if ema_ctc is not None else float('nan'):.3f} | gnorm {float(gn):.2f} | "
                 f"lr {opt.param_groups[0]['lr']:.2e} | {sps:.1f} steps/s | {dl} | {bl}")
             st.clear()
             last_status = time.time()
