@@ -49,7 +49,9 @@ WorkloadReport run_standard_workload(const model::Checkpoint& c, const WorkloadO
              ErrorKind::kInvalidArgument, "batch, tokens and runs must be >= 1");
   HARK_CHECK(4 + o.tokens <= c.config.n_text_ctx, ErrorKind::kInvalidArgument,
              "--tokens {} does not fit the text context of {}", o.tokens, c.config.n_text_ctx);
-  model::WhisperModel m(c);
+  model::ModelPlacement placement;
+  placement.int8_weights = o.int8_weights;
+  const model::WhisperModel m(c, placement);
   const Tensor filters = audio::mel_filterbank(c.config.n_mels);
   std::vector<float> pcm(size_t(audio::kChunkSamples));
   fill_uniform(pcm.data(), pcm.size(), 0.1f, 7);

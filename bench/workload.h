@@ -10,6 +10,7 @@
 
 #include "bench/shapes.h"
 #include "model/checkpoint.h"
+#include "model/whisper_model.h"
 
 namespace hark::bench {
 
@@ -18,6 +19,7 @@ struct WorkloadOptions {
   int tokens = 128;  // tokens sampled per window
   int runs = 3;      // timed runs (median reported)
   int warmup = 1;    // untimed runs first
+  bool int8_weights = false;  // the CPU model with int8 linear weights (--compute-type int8)
 };
 
 struct StageTimes {

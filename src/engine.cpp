@@ -169,7 +169,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
   impl->info.device = where.device;
   impl->info.device_name =
       where.device_name.empty() ? cpu_name(ops::num_threads()) : where.device_name;
-  impl->info.compute_type = model::compute_type_name(where.placement.dtype);
+  impl->info.compute_type = model::compute_type_name(where.placement);
   spdlog::info("loaded {} ({} {}, d_model {}, {}+{} layers) on {} ({}, {}) in {:.0f} ms",
                o.model_path, impl->info.format, impl->info.size_name, impl->info.d_model,
                impl->info.encoder_layers, impl->info.decoder_layers, impl->info.device,

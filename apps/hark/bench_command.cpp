@@ -46,7 +46,7 @@ struct Where {
 
 Where placement_for(const BenchArgs& a) {
   const model::ResolvedPlacement r = model::resolve_placement(a.device, a.compute_type);
-  return {r.placement, r.device, model::compute_type_name(r.placement.dtype)};
+  return {r.placement, r.device, model::compute_type_name(r.placement)};
 }
 
 void print_profile() {
@@ -123,7 +123,7 @@ int run_model(const BenchArgs& a, const Where& w) {
 }
 
 #ifndef HARK_ENGINE_ONLY
-int run_cpu_windows(const BenchArgs& a) {
+int run_cpu_windows(const BenchArgs& a, const Where& w) {
   const model::ModelConfig cfg = bench::shape_config(a.shape);
   const model::Checkpoint ckpt = bench::random_checkpoint(cfg, 1234);
   const int threads = ops::num_threads();
@@ -133,20 +133,21 @@ int run_cpu_windows(const BenchArgs& a) {
     o.tokens = a.tokens;
     o.runs = a.runs;
     o.warmup = a.warmup;
+    o.int8_weights = w.placement.int8_weights;
     const bench::WorkloadReport r = bench::run_standard_workload(ckpt, o);
     if (a.json) {
       std::printf(
-          "{\"shape\":\"%s\",\"device\":\"cpu\",\"precision\":\"float32\",\"threads\":%d,"
+          "{\"shape\":\"%s\",\"device\":\"cpu\",\"precision\":\"%s\",\"threads\":%d,"
           "\"batch\":%d,\"tokens\":%d,\"runs\":%d,\"mel_ms\":%.2f,\"encoder_ms\":%.2f,"
           "\"decoder_ms\":%.2f,\"per_token_ms\":%.3f,\"window_ms\":%.2f,\"rtfx\":%.2f}\n",
-          a.shape.c_str(), threads, batch, a.tokens, a.runs, r.median.mel_ms, r.median.encoder_ms,
-          r.median.decoder_ms, r.per_token_ms, r.window_ms, r.rtfx);
+          a.shape.c_str(), w.precision.c_str(), threads, batch, a.tokens, a.runs, r.median.mel_ms,
+          r.median.encoder_ms, r.median.decoder_ms, r.per_token_ms, r.window_ms, r.rtfx);
       continue;
     }
-    std::printf("%s", fmt::format("hark bench: shape {} ({} layers enc / {} dec, d {}), cpu fp32, "
+    std::printf("%s", fmt::format("hark bench: shape {} ({} layers enc / {} dec, d {}), cpu {}, "
                                   "{} threads, batch {}, {} tokens, median of {} runs\n",
                                   a.shape, cfg.n_audio_layer, cfg.n_text_layer, cfg.n_audio_state,
-                                  threads, batch, a.tokens, a.runs)
+                                  w.precision, threads, batch, a.tokens, a.runs)
                           .c_str());
     std::printf("%-10s %10s %12s %12s %14s %12s %8s\n", "shape", "mel ms", "encoder ms",
                 "decoder ms", "ms/token", "ms/window", "RTFx");
@@ -162,7 +163,7 @@ int run_bench(const BenchArgs& a) {
   ops::set_num_threads(a.threads);
   const Where w = placement_for(a);
 #ifndef HARK_ENGINE_ONLY
-  if (w.placement.device == Device::kCpu && !a.profile) return run_cpu_windows(a);
+  if (w.placement.device == Device::kCpu && !a.profile) return run_cpu_windows(a, w);
 #endif
   return run_model(a, w);
 }
@@ -190,7 +191,8 @@ Run add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "CPU threads (0: all cores)")->default_val(0);
   cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto")->default_val("cpu");
   cmd->add_option("--compute-type", args->compute_type,
-                  "float16, bfloat16 or float32 (default: float16 on a GPU, float32 on the CPU)")
+                  "float16, bfloat16, float32, int8_float16, int8_bfloat16, int8_float32 or int8 "
+                  "(default: float16 on a GPU, float32 on the CPU)")
       ->default_val("default");
   cmd->add_flag("--json", args->json, "print one JSON line per batch size instead of a table");
   cmd->add_flag("--profile", args->profile,

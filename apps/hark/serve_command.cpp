@@ -62,7 +62,9 @@ Run add_serve_command(CLI::App& app) {
   cmd->add_option("--device", a->devices,
                   "auto | cpu | cuda | cuda:N, or a comma-separated list (one engine each)")
       ->default_val("auto");
-  cmd->add_option("--compute-type", o.engine.compute_type, "default | float32 | float16 | bfloat16")
+  cmd->add_option("--compute-type", o.engine.compute_type,
+                  "default | float32 | float16 | bfloat16 | int8 | int8_float16 | int8_bfloat16 | "
+                  "int8_float32")
       ->default_val("default");
   cmd->add_option("-t,--threads", o.engine.threads, "CPU threads per engine (0: all cores)")
       ->default_val(0)

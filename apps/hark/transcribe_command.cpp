@@ -280,8 +280,9 @@ Run add_transcribe_command(CLI::App& app) {
                   "auto | cpu | cuda | cuda:N (auto: GPU 0 when usable, else the CPU)")
       ->default_val("auto");
   cmd->add_option("--compute-type", args->engine.compute_type,
-                  "default | float32 | float16 | bfloat16 (default: float16 on a GPU, float32 "
-                  "on the CPU)")
+                  "default | float32 | float16 | bfloat16 | int8 | int8_float16 | int8_bfloat16 "
+                  "| int8_float32 (default: float16 on a GPU, float32 on the CPU; int8_X: int8 "
+                  "linear weights, X activations)")
       ->default_val("default");
   cmd->add_option("-o,--output", args->output, "write the result to this file instead of stdout");
   cmd->add_option("--output-dir", args->output_dir, "write one file per input into this directory");

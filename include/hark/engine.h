@@ -21,8 +21,10 @@ struct EngineOptions {
   // auto | cpu | cuda | cuda:N. auto takes GPU 0 when one can be used, else the CPU (with one
   // info log line saying why); cuda and cuda:N fail with Error(kUnsupported) when they cannot.
   std::string device = "auto";
-  // default | float32 | float16 | bfloat16. default: float16 on a GPU, float32 on the CPU (the
-  // only type the CPU runs).
+  // default | float32 | float16 | bfloat16 | int8 | int8_float32 | int8_float16 | int8_bfloat16.
+  // default: float16 on a GPU, float32 on the CPU (the only activation type the CPU runs).
+  // int8_X: the linear layers' weights int8 with per-channel scales, activations X; int8: int8
+  // weights with the device's default activations.
   std::string compute_type = "default";
 };
 
@@ -64,7 +66,7 @@ struct ModelInfo {
   std::string format;        // safetensors | ggml
   std::string size_name;     // tiny, base, ..., large-v3-turbo, custom
   std::string device;        // cpu | cuda:N
-  std::string compute_type;  // float32 | float16 | bfloat16
+  std::string compute_type;  // float32 | float16 | bfloat16 | int8_float32 | int8_float16 | ...
   std::string device_name;   // "NVIDIA H100 80GB HBM3", or "CPU (N threads)"
   int n_vocab = 0;
   int n_mels = 0;

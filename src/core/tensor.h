@@ -12,7 +12,8 @@
 
 namespace hark {
 
-enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kU8 };
+// kI8: signed bytes (int8 weight-only quantisation, ops::LinearWeight).
+enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kU8, kI8 };
 enum class Device : uint8_t { kCpu, kCuda };
 
 size_t dtype_size(DType t);

@@ -12,16 +12,25 @@
 namespace hark::model {
 namespace {
 
-DType parse_compute_type(const std::string& t, bool gpu) {
-  if (t == "default") return gpu ? DType::kF16 : DType::kF32;
-  if (t == "float32") return DType::kF32;
-  if (t == "float16") return DType::kF16;
-  if (t == "bfloat16") return DType::kBF16;
-  if (t == "int8_float16" || t == "int8") {
-    throw_error(ErrorKind::kUnsupported, "compute type '{}' is not implemented yet", t);
-  }
+struct ComputeType {
+  DType dtype;        // activations (and float weights)
+  bool int8_weights;  // linear layers' weights int8 with per-channel scales
+};
+
+ComputeType parse_compute_type(const std::string& t, bool gpu) {
+  const DType device_default = gpu ? DType::kF16 : DType::kF32;
+  if (t == "default") return {device_default, false};
+  if (t == "float32") return {DType::kF32, false};
+  if (t == "float16") return {DType::kF16, false};
+  if (t == "bfloat16") return {DType::kBF16, false};
+  if (t == "int8") return {device_default, true};
+  if (t == "int8_float32") return {DType::kF32, true};
+  if (t == "int8_float16") return {DType::kF16, true};
+  if (t == "int8_bfloat16") return {DType::kBF16, true};
   throw_error(ErrorKind::kInvalidArgument,
-              "unknown compute type '{}' (use default, float32, float16 or bfloat16)", t);
+              "unknown compute type '{}' (use default, float32, float16, bfloat16, int8, "
+              "int8_float32, int8_float16 or int8_bfloat16)",
+              t);
 }
 
 // -1: auto, -2: the CPU, N >= 0: cuda:N.
@@ -56,9 +65,12 @@ ResolvedPlacement resolve_placement(const std::string& device, const std::string
   const std::string reason = want == -2 ? std::string() : gpu_unavailable();
   if (want == -2 || (want == -1 && !reason.empty())) {
     r.fallback_reason = reason;
-    const DType dt = parse_compute_type(compute_type, false);
-    HARK_CHECK(dt == DType::kF32, ErrorKind::kUnsupported,
-               "the CPU runs float32 only (asked for compute type '{}')", compute_type);
+    const ComputeType ct = parse_compute_type(compute_type, false);
+    HARK_CHECK(ct.dtype == DType::kF32, ErrorKind::kUnsupported,
+               "the CPU runs float32 only, with float32 or int8 weights (float32, int8, "
+               "int8_float32; asked for compute type '{}')",
+               compute_type);
+    r.placement.int8_weights = ct.int8_weights;
     r.device = "cpu";
     return r;
   }
@@ -67,7 +79,8 @@ ResolvedPlacement resolve_placement(const std::string& device, const std::string
 #ifdef HARK_HAVE_CUDA
   const int index = want < 0 ? 0 : want;
   backends::cuda::select_device(index);
-  r.placement = {Device::kCuda, parse_compute_type(compute_type, true)};
+  const ComputeType ct = parse_compute_type(compute_type, true);
+  r.placement = {Device::kCuda, ct.dtype, ct.int8_weights};
   r.device = fmt::format("cuda:{}", index);
   r.device_name = backends::cuda::device_properties(index).name;
 #endif
@@ -80,6 +93,10 @@ std::string compute_type_name(DType dtype) {
     case DType::kBF16: return "bfloat16";
     default: return "float32";
   }
+}
+
+std::string compute_type_name(const ModelPlacement& placement) {
+  return (placement.int8_weights ? "int8_" : "") + compute_type_name(placement.dtype);
 }
 
 }  // namespace hark::model

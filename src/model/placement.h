@@ -18,11 +18,15 @@ struct ResolvedPlacement {
 // device: auto | cpu | cuda | gpu | cuda:N. auto takes GPU 0 when one can be used, else the CPU;
 // cuda / cuda:N select that device for this process (backends/cuda select_device) or throw
 // Error(kUnsupported) saying why they cannot. compute_type: default | float32 | float16 | bfloat16
-// (default: float16 on a GPU, float32 on the CPU, which runs float32 only); int8 types are
-// Error(kUnsupported), unknown names Error(kInvalidArgument).
+// | int8 | int8_float32 | int8_float16 | int8_bfloat16 (default: float16 on a GPU, float32 on the
+// CPU, which runs float32 activations only; int8_X: the linear layers' weights int8 with
+// per-channel scales, activations X; int8: int8 weights with the device's default activations).
+// A type the device cannot run is Error(kUnsupported), an unknown name Error(kInvalidArgument).
 ResolvedPlacement resolve_placement(const std::string& device, const std::string& compute_type);
 
 // float32 | float16 | bfloat16
 std::string compute_type_name(DType dtype);
+// The compute type of a placement: float16, int8_float16, ...
+std::string compute_type_name(const ModelPlacement& placement);
 
 }  // namespace hark::model

@@ -27,8 +27,8 @@ void layer_norm(const Tensor& x, const LayerNormWeights& w, float eps, Tensor& y
 
 void check_placement(const ModelPlacement& p) {
   if (p.device == Device::kCpu) {
-    HARK_CHECK(p.dtype == DType::kF32, ErrorKind::kUnsupported, "the CPU model runs in F32, not {}",
-               dtype_name(p.dtype));
+    HARK_CHECK(p.dtype == DType::kF32, ErrorKind::kUnsupported,
+               "the CPU model runs in F32 (with F32 or int8 weights), not {}", dtype_name(p.dtype));
     return;
   }
   HARK_CHECK(p.dtype == DType::kF32 || p.dtype == DType::kF16 || p.dtype == DType::kBF16,
@@ -53,21 +53,29 @@ LayerNormWeights WhisperModel::load_ln(const Checkpoint& c, const std::string& p
   return {load(c, prefix + ".weight"), load(c, prefix + ".bias")};
 }
 
+// Quantised on the host from the fp32 weight; only the int8 values and scales reach the device
+// (the fp32 temporary is freed on return).
+ops::LinearWeight WhisperModel::load_linear(const Checkpoint& c, const std::string& name) const {
+  if (!place_.int8_weights) return {load(c, name), {}};
+  const ops::LinearWeight q = ops::quantize_int8(f32(c, name));
+  return {q.w.to(place_.device), q.scale.to(place_.device)};
+}
+
 AttentionWeights WhisperModel::load_attn(const Checkpoint& c, const std::string& p) const {
   AttentionWeights a;
-  a.q_w = load(c, p + ".q_proj.weight");
+  a.q_w = load_linear(c, p + ".q_proj.weight");
   a.q_b = load(c, p + ".q_proj.bias");
-  a.k_w = load(c, p + ".k_proj.weight");
-  a.v_w = load(c, p + ".v_proj.weight");
+  a.k_w = load_linear(c, p + ".k_proj.weight");
+  a.v_w = load_linear(c, p + ".v_proj.weight");
   a.v_b = load(c, p + ".v_proj.bias");
-  a.o_w = load(c, p + ".out_proj.weight");
+  a.o_w = load_linear(c, p + ".out_proj.weight");
   a.o_b = load(c, p + ".out_proj.bias");
   return a;
 }
 
 MlpWeights WhisperModel::load_mlp(const Checkpoint& c, const std::string& p) const {
-  return {load_ln(c, p + ".final_layer_norm"), load(c, p + ".fc1.weight"), load(c, p + ".fc1.bias"),
-          load(c, p + ".fc2.weight"), load(c, p + ".fc2.bias")};
+  return {load_ln(c, p + ".final_layer_norm"), load_linear(c, p + ".fc1.weight"),
+          load(c, p + ".fc1.bias"), load_linear(c, p + ".fc2.weight"), load(c, p + ".fc2.bias")};
 }
 
 Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
@@ -77,7 +85,8 @@ Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
 // x += fc2(gelu(fc1(ln(x))))
 void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x) const {
   const LayerNormWeights& ln = w.ln;
-  const Tensor &fc1_w = w.fc1_w, &fc1_b = w.fc1_b, &fc2_w = w.fc2_w, &fc2_b = w.fc2_b;
+  const ops::LinearWeight &fc1_w = w.fc1_w, &fc2_w = w.fc2_w;
+  const Tensor &fc1_b = w.fc1_b, &fc2_b = w.fc2_b;
   const int64_t n = x.dim(0);
   Tensor h = alloc(n, x.dim(1));
   layer_norm(x, ln, cfg_.layer_norm_eps, h);
@@ -377,6 +386,23 @@ void WhisperModel::decoder_layer_batch(const DecoderLayer& l, int index, const B
   ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
   ops::add_(x, h);
   mlp_block(l.mlp, x);
+}
+
+size_t WhisperModel::weight_bytes() const {
+  const auto ln = [](const LayerNormWeights& w) { return w.gamma.nbytes() + w.beta.nbytes(); };
+  const auto attn = [](const AttentionWeights& a) {
+    return a.q_w.nbytes() + a.k_w.nbytes() + a.v_w.nbytes() + a.o_w.nbytes() + a.q_b.nbytes() +
+           a.v_b.nbytes() + a.o_b.nbytes();
+  };
+  const auto mlp = [&](const MlpWeights& m) {
+    return ln(m.ln) + m.fc1_w.nbytes() + m.fc1_b.nbytes() + m.fc2_w.nbytes() + m.fc2_b.nbytes();
+  };
+  size_t n = conv1_w_.nbytes() + conv1_b_.nbytes() + conv2_w_.nbytes() + conv2_b_.nbytes() +
+             enc_pos_.nbytes() + ln(enc_ln_) + tok_emb_.nbytes() + dec_pos_.nbytes() + ln(dec_ln_);
+  for (const EncoderLayer& l : enc_layers_) n += ln(l.attn_ln) + attn(l.attn) + mlp(l.mlp);
+  for (const DecoderLayer& l : dec_layers_)
+    n += ln(l.self_ln) + attn(l.self_attn) + ln(l.cross_ln) + attn(l.cross_attn) + mlp(l.mlp);
+  return n;
 }
 
 }  // namespace hark::model

@@ -12,11 +12,15 @@
 #include "core/tensor.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "ops/ops.h"
 
 namespace hark::model {
 
+// Linear layers' weights are ops::LinearWeight: float, or int8 with per-channel scales when the
+// placement asks for int8 weights.
 struct AttentionWeights {
-  Tensor q_w, q_b, k_w, v_w, v_b, o_w, o_b;  // k has no bias in Whisper
+  ops::LinearWeight q_w, k_w, v_w, o_w;
+  Tensor q_b, v_b, o_b;  // k has no bias in Whisper
 };
 
 struct LayerNormWeights {
@@ -26,7 +30,10 @@ struct LayerNormWeights {
 // The feed-forward block of every layer: x += fc2(gelu(fc1(ln(x)))).
 struct MlpWeights {
   LayerNormWeights ln;
-  Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+  ops::LinearWeight fc1_w;
+  Tensor fc1_b;
+  ops::LinearWeight fc2_w;
+  Tensor fc2_b;
 };
 
 struct EncoderLayer {
@@ -47,6 +54,11 @@ struct DecoderLayer {
 struct ModelPlacement {
   Device device = Device::kCpu;
   DType dtype = DType::kF32;  // F32 on the CPU; F32, F16 or BF16 on CUDA
+  // The weights of every linear layer (attention q/k/v/o, fc1, fc2) int8 with one scale per
+  // output channel (ops::quantize_int8), quantised at load; no float copy of them is kept.
+  // Convolutions, layer norms, biases and embeddings (the token embedding is also the logits
+  // projection) stay in `dtype`.
+  bool int8_weights = false;
 };
 
 // The per-sequence decoder state: self-attention K/V for every position decoded so far
@@ -70,6 +82,10 @@ class WhisperModel {
 
   const ModelConfig& config() const { return cfg_; }
   const ModelPlacement& placement() const { return place_; }
+  // Bytes of the weights the forward pass reads, on the model's device (int8 weights: about half
+  // of fp16, a quarter of fp32, for the linear layers); the fp32 host copies of the embeddings
+  // kept for decode()'s token lookup on a GPU are not counted.
+  size_t weight_bytes() const;
 
   // mel [n_mels, 2 * n_audio_ctx] (fp32, on the CPU or the model's device) -> encoder output
   // [n_audio_ctx, d] on the model's device, in its dtype.
@@ -112,6 +128,7 @@ class WhisperModel {
 
   Tensor load(const Checkpoint& c, const std::string& name) const;
   LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;
+  ops::LinearWeight load_linear(const Checkpoint& c, const std::string& name) const;
   AttentionWeights load_attn(const Checkpoint& c, const std::string& prefix) const;
   MlpWeights load_mlp(const Checkpoint& c, const std::string& layer_prefix) const;
   Tensor place(const Tensor& t) const;  // any float tensor -> the placement's device and dtype

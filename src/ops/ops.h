@@ -27,6 +27,32 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
 // Same as linear without bias; kept separate so backends may choose a different GEMM path.
 inline void matmul_nt(const Tensor& x, const Tensor& w, Tensor& y) { linear(x, w, nullptr, y); }
 
+// The weight of a linear layer as a model holds it: a float tensor of the activations' dtype, or
+// int8 values with one fp32 scale per output channel (weight-only quantisation: the real weight is
+// row n of w times scale[n]; activations, biases and accumulation stay float).
+struct LinearWeight {
+  Tensor w;      // [N, K]: the activations' dtype, or I8 in [-127, 127]
+  Tensor scale;  // [N] F32 on w's device when w is I8; unused otherwise
+
+  bool quantized() const { return w.dtype() == DType::kI8; }
+  int64_t dim(int i) const { return w.dim(i); }
+  size_t nbytes() const { return w.nbytes() + (quantized() ? scale.nbytes() : 0); }
+};
+
+// linear() over a LinearWeight. Float weights: exactly linear(x, w.w, bias, y). Int8 weights:
+// y[M, N] = x[M, K] · (w[N, K] * scale[N])^T (+ bias[N]) with x, bias, y of one float dtype (F32
+// on the CPU; F32, F16 or BF16 on CUDA) and fp32 accumulation. On CUDA, up to 16 rows read the
+// int8 weights directly (decoder steps); more rows dequantise the weight into a scratch buffer of
+// the activations' dtype (kept for the process, the size of the largest weight) and run the float
+// GEMM (the encoder).
+void linear(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
+
+// Symmetric per-output-channel int8 quantisation of w [N, K] (F32, on the CPU): scale[n] =
+// max_k |w[n, k]| / 127 and q[n, k] = w[n, k] / scale[n] rounded to nearest, ties to even, clamped
+// to [-127, 127]; a row of zeros gets scale 0 and q 0. Returns CPU tensors (move them with
+// Tensor::to). A non-finite weight throws kInvalidArgument.
+LinearWeight quantize_int8(const Tensor& w);
+
 // y = LayerNorm(x) over the last dimension with gamma/beta [D]; x, y [M, D] (or [..., D]);
 // y may be x itself. Statistics are computed in double (matches a double reference to ~1e-7).
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);

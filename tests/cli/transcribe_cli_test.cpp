@@ -284,6 +284,14 @@ TEST(TranscribeCli, DeviceAndComputeTypeChoices) {
   const auto cpu = run_hark(transcribe(jfk(), {"-f", "json", "--device", "cpu"}));
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
   EXPECT_NE(cpu.out.find("\"text\""), std::string::npos);
+  // int8 weights run on the CPU too, with float32 activations; fp16 activations do not.
+  const auto int8 =
+      run_hark(transcribe(jfk(), {"-f", "json", "--device", "cpu", "--compute-type", "int8"}));
+  ASSERT_EQ(int8.exit_code, 0) << int8.err;
+  EXPECT_NE(int8.out.find("\"text\""), std::string::npos);
+  expect_clean_error(run_hark({"transcribe", jfk(), "--model", model_dir(), "--compute-type",
+                               "int8_float16", "--device", "cpu"}),
+                     "float32 only");
 }
 
 TEST(TranscribeCli, CudaWithoutAUsableGpuFailsWithOneLine) {

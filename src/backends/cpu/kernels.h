@@ -13,6 +13,17 @@ namespace hark::backends::cpu {
 void linear(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n,
             int64_t k);
 
+// y[M, N] = x[M, K] · (q[N, K] * scale[N])^T (+ bias[N]): int8 weights, fp32 activations and
+// accumulation; bias may be null.
+void linear_int8(const float* x, const int8_t* q, const float* scale, const float* bias, float* y,
+                 int64_t m, int64_t n, int64_t k);
+
+// w / scale rounded to nearest (ties to even) and clamped to [-127, 127]; 0 when scale is 0.
+int8_t quantize_int8_value(float w, float scale);
+// Per row r of w[N, K]: scale[r] = max_k |w[r, k]| / 127, q[r, k] = quantize_int8_value(w[r, k],
+// scale[r]). Weights must be finite.
+void quantize_int8_rows(const float* w, int64_t n, int64_t k, int8_t* q, float* scale);
+
 // Per row of x[M, D]: (x - mean) / sqrt(var + eps) * gamma + beta. y may alias x.
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, float* y,
                 int64_t m, int64_t d);

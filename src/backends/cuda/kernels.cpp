@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "backends/cuda/check.h"
@@ -94,6 +95,53 @@ void linear(DType dtype, const void* x, const void* w, const void* bias, void* y
   if (bias)
     detail::check(detail::launch_add_rows(dtype, y, bias, m, n, detail::stream()),
                   "linear: bias kernel");
+}
+
+// The dequantised weight of linear_int8's many-row path: one device block, grown to the largest
+// weight seen and never freed (a grown-out block is kept too), so that a warm call allocates
+// nothing and a CUDA graph recorded with it stays valid. Holding `mu` from the dequantisation
+// to the GEMM's launch keeps one call's pair together on the stream when threads share it.
+// Never destroyed: device memory must not be released after the allocator at exit.
+namespace {
+struct Int8Scratch {
+  std::mutex mu;
+  std::vector<Tensor> blocks;  // the last one is in use
+
+  void* get(size_t bytes) {
+    if (blocks.empty() || blocks.back().nbytes() < bytes)
+      blocks.push_back(Tensor::empty_on(Device::kCuda, DType::kU8, {int64_t(bytes)}));
+    return blocks.back().data<void>();
+  }
+};
+Int8Scratch& int8_scratch() {
+  static Int8Scratch* s = new Int8Scratch;
+  return *s;
+}
+}  // namespace
+
+void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale, const void* bias,
+                 void* y, int64_t m, int64_t n, int64_t k) {
+  require_dtype(dtype, "linear_int8");
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    zero(y, m * n, dtype, "linear_int8: cudaMemsetAsync");
+    if (bias)
+      detail::check(detail::launch_add_rows(dtype, y, bias, m, n, detail::stream()),
+                    "linear_int8: bias kernel");
+    return;
+  }
+  if (m <= kInt8DirectRows) {
+    detail::check(
+        detail::launch_linear_int8_rows(dtype, x, q, scale, bias, y, m, n, k, detail::stream()),
+        "linear_int8 kernel");
+    return;
+  }
+  Int8Scratch& scratch = int8_scratch();
+  std::lock_guard lock(scratch.mu);
+  void* w = scratch.get(size_t(n * k) * dtype_size(dtype));
+  detail::check(detail::launch_dequantize_int8(dtype, q, scale, w, n, k, detail::stream()),
+                "linear_int8: dequantize kernel");
+  linear(dtype, x, w, bias, y, m, n, k);
 }
 
 void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, float eps, void* y,

@@ -18,6 +18,14 @@ bool supports_dtype(DType dtype);
 void linear(DType dtype, const void* x, const void* w, const void* bias, void* y, int64_t m,
             int64_t n, int64_t k);
 
+// y[m, n] = x[m, k] · (q[n, k] * scale[n])^T (+ bias[n]): int8 weights with fp32 per-row scales,
+// x / bias / y of `dtype`. Up to kInt8DirectRows rows read the int8 weights directly; more rows
+// dequantise q into a scratch [n, k] of `dtype` (one block for the process, grown to the largest
+// weight and never freed: graph-safe once warm) and run the GEMM.
+constexpr int64_t kInt8DirectRows = 16;
+void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale, const void* bias,
+                 void* y, int64_t m, int64_t n, int64_t k);
+
 // Per row of x [rows, d]: two-pass fp32 mean and variance, y = (x - mean) / sqrt(var + eps) *
 // gamma + beta. y may be x.
 void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, float eps, void* y,

@@ -21,6 +21,14 @@ cudaError_t launch_add_rows(DType dtype, void* x, const void* row, int64_t rows,
 // x[c, t] += bias[c] for x [channels, len].
 cudaError_t launch_add_channel_bias(DType dtype, void* x, const void* bias, int64_t channels,
                                     int64_t len, cudaStream_t s);
+// linear_int8 for any m, reading the int8 weights directly (one warp per output channel, up to 16
+// rows per block); bias may be null.
+cudaError_t launch_linear_int8_rows(DType dtype, const void* x, const int8_t* q, const float* scale,
+                                    const void* bias, void* y, int64_t m, int64_t n, int64_t k,
+                                    cudaStream_t s);
+// w[r, c] = q[r, c] * scale[r] in `dtype`, for q [n, k].
+cudaError_t launch_dequantize_int8(DType dtype, const int8_t* q, const float* scale, void* w,
+                                   int64_t n, int64_t k, cudaStream_t s);
 cudaError_t launch_layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                               float eps, void* y, int64_t rows, int64_t d, cudaStream_t s);
 cudaError_t launch_softmax(DType dtype, void* x, int64_t rows, int64_t n, cudaStream_t s);

@@ -1,0 +1,187 @@
+// Linear layers over int8 weights with fp32 per-output-channel scales (weight-only quantisation):
+// y[m, n] = scale[n] * sum_k x[m, k] * q[n, k] (+ bias[n]), activations F32/F16/BF16, fp32
+// accumulation.
+//
+// - linear_int8_rows_kernel (decoder steps, few rows): bandwidth-bound, so it reads the weights
+//   as int8 (half the bytes of fp16) and dequantises in registers. One warp per output channel:
+//   each lane loads 8 weights (8 bytes) and 8 activations per row (16 bytes for fp16) per step,
+//   so a warp streams 256 contiguous weights at a time; R rows (a template constant, 1..16) are
+//   accumulated at once so that each weight is loaded once for all of them. Warp reductions at
+//   the end, lane 0 applies the scale and bias. The activations are re-read by every warp of a
+//   block and stay in L1/L2. K not a multiple of 8, or rows not 16-byte aligned: a scalar loop.
+// - dequantize_int8_kernel (the encoder, many rows): w = q * scale into a scratch buffer of the
+//   activations' dtype, 8 elements per thread with 16-byte stores; kernels.cpp then runs the
+//   cuBLAS GEMM over it (tensor cores).
+#include "backends/cuda/common.cuh"
+#include "backends/cuda/launch.h"
+
+namespace hark::backends::cuda::detail {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;  // output channels per block
+
+__device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  const float4 b = *reinterpret_cast<const float4*>(p + 4);
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
+  v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ __forceinline__ void load8(const __half* p, float (&v)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(h[i]);
+    v[2 * i] = f.x;
+    v[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    v[2 * i] = f.x;
+    v[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load8(const int8_t* p, float (&v)[8]) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  const int8_t* b = reinterpret_cast<const int8_t*>(&u);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = float(b[i]);
+}
+
+__device__ __forceinline__ void store8(float* p, const float (&v)[8]) {
+  *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  *reinterpret_cast<float4*>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
+}
+__device__ __forceinline__ void store8(__half* p, const float (&v)[8]) {
+  uint4 u;
+  __half2* h = reinterpret_cast<__half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+  *reinterpret_cast<uint4*>(p) = u;
+}
+__device__ __forceinline__ void store8(__nv_bfloat16* p, const float (&v)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+  *reinterpret_cast<uint4*>(p) = u;
+}
+
+// Block (32 * kWarpsPerBlock threads) b.x covers output channels [b.x * kWarpsPerBlock, ...),
+// b.y rows [b.y * R, b.y * R + R). k8: the prefix of K done with 8-wide loads (0 when the
+// pointers or K do not allow them).
+template <typename T, int R>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock)
+    linear_int8_rows_kernel(const T* __restrict__ x, const int8_t* __restrict__ q,
+                            const float* __restrict__ scale, const T* __restrict__ bias,
+                            T* __restrict__ y, int m, int n, int k, int k8) {
+  const int lane = threadIdx.x & 31;
+  const int col = blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5);
+  if (col >= n) return;  // the whole warp leaves; no block-wide synchronisation below
+  const int row0 = blockIdx.y * R;
+  const int rows = min(R, m - row0);
+  const int8_t* wq = q + int64_t(col) * k;
+  const T* xr = x + int64_t(row0) * k;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  for (int k0 = lane * 8; k0 < k8; k0 += 32 * 8) {
+    float w[8];
+    load8(wq + k0, w);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r < rows) {
+        float xv[8];
+        load8(xr + int64_t(r) * k + k0, xv);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[r] = fmaf(xv[i], w[i], acc[r]);
+      }
+    }
+  }
+  for (int kk = k8 + lane; kk < k; kk += 32) {
+    const float w = float(wq[kk]);
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      if (r < rows) acc[r] = fmaf(load(xr + int64_t(r) * k + kk), w, acc[r]);
+  }
+  const float s = scale[col];
+  const float b = bias ? load(bias + col) : 0.0f;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const float v = warp_sum(acc[r]);
+    if (lane == 0 && r < rows) store(y + int64_t(row0 + r) * n + col, v * s + b);
+  }
+}
+
+template <typename T, int R>
+cudaError_t launch_rows(const T* x, const int8_t* q, const float* scale, const T* bias, T* y,
+                        int64_t m, int64_t n, int64_t k, cudaStream_t s) {
+  const bool aligned =
+      ((reinterpret_cast<uintptr_t>(x) & 15u) | (reinterpret_cast<uintptr_t>(q) & 7u)) == 0;
+  const int64_t k8 = aligned && k % 8 == 0 ? k : 0;
+  const dim3 grid(unsigned((n + kWarpsPerBlock - 1) / kWarpsPerBlock), unsigned((m + R - 1) / R));
+  linear_int8_rows_kernel<T, R>
+      <<<grid, 32 * kWarpsPerBlock, 0, s>>>(x, q, scale, bias, y, int(m), int(n), int(k), int(k8));
+  return cudaGetLastError();
+}
+
+template <typename T>
+__global__ void dequantize_int8_kernel(const int8_t* __restrict__ q,
+                                       const float* __restrict__ scale, T* __restrict__ w,
+                                       int64_t n, int64_t k, bool vec) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (vec) {  // k % 8 == 0: a group of 8 never crosses a row
+    for (int64_t g = first; g < n * k / 8; g += stride) {
+      const int64_t i = g * 8;
+      const float sc = scale[i / k];
+      float v[8];
+      load8(q + i, v);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v[j] *= sc;
+      store8(w + i, v);
+    }
+    return;
+  }
+  for (int64_t i = first; i < n * k; i += stride) store(w + i, float(q[i]) * scale[i / k]);
+}
+
+}  // namespace
+
+cudaError_t launch_linear_int8_rows(DType dtype, const void* x, const int8_t* q, const float* scale,
+                                    const void* bias, void* y, int64_t m, int64_t n, int64_t k,
+                                    cudaStream_t s) {
+  if (m == 0 || n == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xt = static_cast<const T*>(x);
+    const T* bt = static_cast<const T*>(bias);
+    T* yt = static_cast<T*>(y);
+    if (m == 1) return launch_rows<T, 1>(xt, q, scale, bt, yt, m, n, k, s);
+    if (m == 2) return launch_rows<T, 2>(xt, q, scale, bt, yt, m, n, k, s);
+    if (m <= 4) return launch_rows<T, 4>(xt, q, scale, bt, yt, m, n, k, s);
+    if (m <= 8) return launch_rows<T, 8>(xt, q, scale, bt, yt, m, n, k, s);
+    return launch_rows<T, 16>(xt, q, scale, bt, yt, m, n, k, s);
+  });
+}
+
+cudaError_t launch_dequantize_int8(DType dtype, const int8_t* q, const float* scale, void* w,
+                                   int64_t n, int64_t k, cudaStream_t s) {
+  if (n == 0 || k == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const bool vec = k % 8 == 0 && ((reinterpret_cast<uintptr_t>(q) & 7u) |
+                                    (reinterpret_cast<uintptr_t>(w) & 15u)) == 0;
+    constexpr int kThreads = 256;
+    dequantize_int8_kernel<T><<<grid_for(vec ? n * k / 8 : n * k, kThreads), kThreads, 0, s>>>(
+        q, scale, static_cast<T*>(w), n, k, vec);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace hark::backends::cuda::detail
