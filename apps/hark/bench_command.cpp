@@ -36,7 +36,7 @@ struct BenchArgs {
   std::string compute_type = "default";
   std::vector<int> batches{1};
   int tokens = 128, runs = 3, warmup = 1, threads = 0;
-  bool json = false, profile = false;
+  bool json = false, profile = false, no_cuda_graphs = false;
 };
 
 struct Where {
@@ -64,14 +64,16 @@ void print_profile() {
 int run_model(const BenchArgs& a, const Where& w) {
   const model::ModelConfig cfg = bench::shape_config(a.shape);
   const model::Checkpoint ckpt = bench::random_checkpoint(cfg, 1234);
-  const model::WhisperModel m(ckpt, w.placement);
+  model::WhisperModel m(ckpt, w.placement);
+  m.set_decode_graphs({.enabled = !a.no_cuda_graphs});
+  const bool graphs = m.decode_graph_stats().enabled;
   if (!a.json)
     std::printf(
         "hark bench: %s (%d enc / %d dec layers, d %d) on %s, %s, %d tokens, median of "
-        "%d runs\n%-6s %12s %12s %10s %12s %10s %10s\n",
+        "%d runs%s\n%-6s %12s %12s %10s %12s %10s %10s\n",
         a.shape.c_str(), cfg.n_audio_layer, cfg.n_text_layer, cfg.n_audio_state, w.device.c_str(),
-        w.precision.c_str(), a.tokens, a.runs, "batch", "encoder ms", "decoder ms", "ms/step",
-        "ms/window", "RTFx", "peak MiB");
+        w.precision.c_str(), a.tokens, a.runs, graphs ? ", CUDA graphs" : "", "batch", "encoder ms",
+        "decoder ms", "ms/step", "ms/window", "RTFx", "peak MiB");
   for (const int batch : a.batches) {
     bench::ModelWorkloadOptions o;
     o.batch = batch;
@@ -94,9 +96,10 @@ int run_model(const BenchArgs& a, const Where& w) {
       std::printf(
           "{\"shape\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"tokens\":%d,"
           "\"runs\":%d,\"encoder_ms\":%.2f,\"decoder_ms\":%.2f,\"step_ms\":%.3f,"
-          "\"window_ms\":%.2f,\"rtfx\":%.1f,\"peak_mib\":%.0f}\n",
+          "\"window_ms\":%.2f,\"rtfx\":%.1f,\"peak_mib\":%.0f,\"cuda_graphs\":%s}\n",
           a.shape.c_str(), w.device.c_str(), w.precision.c_str(), batch, a.tokens, a.runs,
-          r.median.encoder_ms, r.median.decoder_ms, r.step_ms, r.window_ms, r.rtfx, r.peak_mem_mb);
+          r.median.encoder_ms, r.median.decoder_ms, r.step_ms, r.window_ms, r.rtfx, r.peak_mem_mb,
+          graphs ? "true" : "false");
     } else {
       std::printf("%-6d %12.1f %12.1f %10.3f %12.2f %10.1f %10.0f\n", batch, r.median.encoder_ms,
                   r.median.decoder_ms, r.step_ms, r.window_ms, r.rtfx, r.peak_mem_mb);
@@ -195,6 +198,9 @@ Run add_bench_command(CLI::App& app) {
                   "(default: float16 on a GPU, float32 on the CPU)")
       ->default_val("default");
   cmd->add_flag("--json", args->json, "print one JSON line per batch size instead of a table");
+  cmd->add_flag("--no-cuda-graphs", args->no_cuda_graphs,
+                "on a GPU, run each decoder step op by op instead of replaying a CUDA graph (as "
+                "HARK_CUDA_GRAPHS=0 does)");
   cmd->add_flag("--profile", args->profile,
                 "after each batch size, one more run with a per-op time breakdown");
   return [args] { return run_bench(*args); };

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "model/decode_graphs.h"
 #include "ops/ops.h"
 
 namespace hark::model {
@@ -131,6 +132,7 @@ WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
   const bool on_host = place_.device == Device::kCpu;
   tok_emb_host_ = on_host ? tok_emb_ : f32(c, "decoder.embed_tokens.weight");
   dec_pos_host_ = on_host ? dec_pos_ : f32(c, "decoder.embed_positions.weight");
+  graphs_ = std::make_shared<DecodeGraphs>(place_.device, DecodeGraphOptions{});
 }
 
 Tensor WhisperModel::encode(const Tensor& mel) const {
@@ -271,118 +273,6 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
                  st.cross_attention_out ? &weights : nullptr);
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
-  ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
-  ops::add_(x, h);
-  mlp_block(l.mlp, x);
-}
-
-// The rows of one decode_batch call: row r is token ids[r] at position pos[r] of sequence
-// seq[r].
-struct WhisperModel::BatchRows {
-  std::span<DecoderState* const> states;
-  std::vector<int> ids, pos, seq;
-};
-
-Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
-                                  std::span<const std::span<const int>> tokens) const {
-  HARK_CHECK(!states.empty() && states.size() == tokens.size(), ErrorKind::kInvalidArgument,
-             "decode_batch: {} states and {} token lists", states.size(), tokens.size());
-  const int64_t d = cfg_.n_text_state;
-  BatchRows rows{states, {}, {}, {}};
-  std::vector<int> last_row(states.size());
-  for (size_t i = 0; i < states.size(); ++i) {
-    DecoderState* st = states[i];
-    HARK_CHECK(st && int(st->self_k.size()) == cfg_.n_text_layer, ErrorKind::kInvalidArgument,
-               "decode_batch: state {} was not made by begin_window", i);
-    HARK_CHECK(!st->cross_attention_out, ErrorKind::kInvalidArgument,
-               "decode_batch: state {} asks for cross-attention weights (use decode)", i);
-    const std::span<const int> t = tokens[i];
-    HARK_CHECK(!t.empty(), ErrorKind::kInvalidArgument, "decode_batch: sequence {} has no tokens",
-               i);
-    HARK_CHECK(st->n_past + int64_t(t.size()) <= cfg_.n_text_ctx, ErrorKind::kInvalidArgument,
-               "decode_batch: {} tokens after {} exceed the text context of {}", t.size(),
-               st->n_past, cfg_.n_text_ctx);
-    for (size_t j = 0; j < t.size(); ++j) {
-      rows.ids.push_back(t[j]);
-      rows.pos.push_back(st->n_past + int(j));
-      rows.seq.push_back(int(i));
-    }
-    last_row[i] = int(rows.ids.size()) - 1;
-  }
-  // Two entries sharing a cache would write the same positions in one step.
-  std::vector<const void*> caches;
-  for (const DecoderState* st : states)
-    if (!st->self_k.empty()) caches.push_back(st->self_k[0].raw());
-  std::sort(caches.begin(), caches.end());
-  HARK_CHECK(std::adjacent_find(caches.begin(), caches.end()) == caches.end(),
-             ErrorKind::kInvalidArgument,
-             "decode_batch: two sequences share one decoder state (KV cache)");
-  const int64_t n_rows = int64_t(rows.ids.size()), batch = int64_t(states.size());
-  Tensor x = alloc(n_rows, d);
-  ops::embed_rows(tok_emb_, dec_pos_, rows.ids, rows.pos, x);
-  for (size_t i = 0; i < dec_layers_.size(); ++i)
-    decoder_layer_batch(dec_layers_[i], int(i), rows, x);
-  for (size_t i = 0; i < states.size(); ++i) states[i]->n_past += int(tokens[i].size());
-
-  Tensor last = x;
-  if (n_rows != batch) {  // keep each sequence's last row: the others go to a scratch tensor
-    last = alloc(batch, d);
-    Tensor scratch = alloc(n_rows, d);
-    std::vector<Tensor*> dst(size_t(n_rows), &scratch);
-    std::vector<int> at(static_cast<size_t>(n_rows));
-    for (int64_t r = 0; r < n_rows; ++r) at[size_t(r)] = int(r);
-    for (int64_t i = 0; i < batch; ++i) {
-      dst[size_t(last_row[size_t(i)])] = &last;
-      at[size_t(last_row[size_t(i)])] = int(i);
-    }
-    ops::scatter_rows(x, dst, at);
-  }
-  Tensor h = alloc(batch, d);
-  layer_norm(last, dec_ln_, cfg_.layer_norm_eps, h);
-  Tensor logits = alloc(batch, cfg_.n_vocab);
-  ops::matmul_nt(h, tok_emb_, logits);
-  return logits;
-}
-
-void WhisperModel::decoder_layer_batch(const DecoderLayer& l, int index, const BatchRows& rows,
-                                       Tensor& x) const {
-  const int64_t n = x.dim(0), d = x.dim(1);
-  const size_t li = size_t(index);
-  Tensor h = alloc(n, d), q = alloc(n, d), a = alloc(n, d);
-  // Self-attention: the new K/V rows go into each sequence's cache, then every row attends its
-  // cache up to and including its own position.
-  layer_norm(x, l.self_ln, cfg_.layer_norm_eps, h);
-  ops::linear(h, l.self_attn.q_w, &l.self_attn.q_b, q);
-  {
-    Tensor k_new = alloc(n, d), v_new = alloc(n, d);
-    ops::linear(h, l.self_attn.k_w, nullptr, k_new);
-    ops::linear(h, l.self_attn.v_w, &l.self_attn.v_b, v_new);
-    std::vector<Tensor*> k_dst(static_cast<size_t>(n)), v_dst(static_cast<size_t>(n));
-    for (int64_t r = 0; r < n; ++r) {
-      DecoderState* st = rows.states[size_t(rows.seq[size_t(r)])];
-      k_dst[size_t(r)] = &st->self_k[li];
-      v_dst[size_t(r)] = &st->self_v[li];
-    }
-    ops::scatter_rows(k_new, k_dst, rows.pos);
-    ops::scatter_rows(v_new, v_dst, rows.pos);
-  }
-  ops::KvRows self_kv, cross_kv;
-  for (int64_t r = 0; r < n; ++r) {
-    const DecoderState* st = rows.states[size_t(rows.seq[size_t(r)])];
-    self_kv.keys.push_back(&st->self_k[li]);
-    self_kv.values.push_back(&st->self_v[li]);
-    self_kv.n_keys.push_back(rows.pos[size_t(r)] + 1);
-    cross_kv.keys.push_back(&st->cross_k[li]);
-    cross_kv.values.push_back(&st->cross_v[li]);
-    cross_kv.n_keys.push_back(int(st->cross_k[li].dim(0)));
-  }
-  ops::attention_rows(q, self_kv, cfg_.n_text_head, a);
-  ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, h);
-  ops::add_(x, h);
-  // Cross-attention over each sequence's window.
-  layer_norm(x, l.cross_ln, cfg_.layer_norm_eps, h);
-  ops::linear(h, l.cross_attn.q_w, &l.cross_attn.q_b, q);
-  ops::attention_rows(q, cross_kv, cfg_.n_text_head, a);
   ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
   ops::add_(x, h);
   mlp_block(l.mlp, x);

@@ -5,6 +5,7 @@
 // serves any number of sequences (whisper.cpp's context/state split).
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -73,6 +74,30 @@ struct DecoderState {
   std::vector<Tensor>* cross_attention_out = nullptr;
 };
 
+// How decode_batch uses CUDA graphs on a CUDA placement (model/decode_graphs.h): a step whose
+// sequences each add one token replays a graph recorded for its row count; prompts, profiling and
+// the CPU run op by op. HARK_CUDA_GRAPHS=0 in the environment turns them off for every model.
+struct DecodeGraphOptions {
+  bool enabled = true;
+  int max_rows = 256;   // larger steps run op by op
+  int max_graphs = 64;  // row counts kept (least recently used evicted)
+};
+
+// What decode_batch did so far (tests, benchmarks).
+struct DecodeGraphStats {
+  bool enabled = false;     // a CUDA placement with graphs on
+  int64_t graph_steps = 0;  // steps run as one graph launch
+  int64_t eager_steps = 0;  // steps run op by op
+  int64_t captures = 0;     // graphs recorded
+  int64_t failures = 0;     // recordings that failed (that row count then stays op by op)
+  int64_t evictions = 0;    // graphs dropped for room
+  int64_t cached = 0;       // graphs held now
+};
+
+class DecodeGraphs;
+struct DecodeStepLayout;
+struct DecodeStepBuffers;
+
 class WhisperModel {
  public:
   // Converts the checkpoint's tensors to fp32 (f32 tensors are used in place on the CPU), then to
@@ -111,8 +136,16 @@ class WhisperModel {
   // sequence's last new token, [B, n_vocab] on the model's device in its dtype (pick tokens there
   // with ops::argmax_rows, or copy to the host). Cross-attention weights are not collected here
   // (word timing uses decode). Same arithmetic as decode, row for row.
+  // On CUDA the step's per-row data (ids, positions, K/V cache addresses) go to the device in one
+  // copy and the step replays as one CUDA graph where it can (DecodeGraphOptions); the result is
+  // the same either way, bit for bit.
   Tensor decode_batch(std::span<DecoderState* const> states,
                       std::span<const std::span<const int>> tokens) const;
+
+  // Changes how decode_batch uses CUDA graphs (dropping the graphs recorded so far). Not while
+  // another thread is in decode_batch.
+  void set_decode_graphs(const DecodeGraphOptions& options);
+  DecodeGraphStats decode_graph_stats() const;
 
  private:
   ModelConfig cfg_;
@@ -136,9 +169,13 @@ class WhisperModel {
   void mlp_block(const MlpWeights& w, Tensor& x) const;
   void encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x) const;
   void encoder_stem(const Tensor& mel, Tensor& x_rows) const;
-  struct BatchRows;
-  void decoder_layer_batch(const DecoderLayer& l, int index, const BatchRows& rows,
-                           Tensor& x) const;
+  // decode_batch's step body: every op reads its per-row data from b.meta (laid out by `lay`)
+  // and writes only b's tensors and the caches, so it can be recorded once and replayed.
+  void decode_step(const DecodeStepLayout& lay, DecodeStepBuffers& b) const;
+  void decoder_layer_step(const DecoderLayer& l, int index, const DecodeStepLayout& lay,
+                          DecodeStepBuffers& b) const;
+  DecodeStepBuffers step_buffers(const DecodeStepLayout& lay) const;
+  std::shared_ptr<DecodeGraphs> graphs_;
   void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
 };
 

@@ -1,5 +1,7 @@
 // The ops of batched decoding: attention_batched (the encoder over B windows), attention_rows
-// (ragged decoder attention), embed_rows, scatter_rows and argmax_rows.
+// (ragged decoder attention), embed_rows, scatter_rows, gather_rows and argmax_rows; the
+// overloads whose per-row data live in I64 tensors on the device (graph-safe: they allocate and
+// read back nothing), and copy_from_host that fills those tensors.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -181,6 +183,200 @@ void scatter_rows(const Tensor& src, std::span<Tensor* const> dst, std::span<con
 #endif
   }
   c.unsupported_device();
+}
+
+namespace {
+
+// An index tensor of an op: I64, `numel` elements, on the op's device (registered after the op's
+// float tensors).
+void index_tensor(const detail::OpCheck& c, const char* name, const Tensor& t, int64_t numel) {
+  c.require(
+      t.defined() && t.dtype() == DType::kI64 && t.device() == c.device() && t.numel() == numel,
+      "{} should be I64 [{}] on the op's device, got {} {}", name, numel, dtype_name(t.dtype()),
+      shape_str(t.shape()));
+}
+
+const int64_t* i64(const Tensor& t) { return t.data<int64_t>(); }
+template <typename T>
+T* at_address(int64_t a) {
+  return reinterpret_cast<T*>(static_cast<uintptr_t>(a));
+}
+
+}  // namespace
+
+int64_t attention_rows_workspace(const Tensor& q, int n_head, int max_keys) {
+  if (q.device() != Device::kCuda || q.ndim() != 2 || n_head < 1) return 0;
+#ifdef HARK_HAVE_CUDA
+  const int64_t d = q.dim(1);
+  const backends::cuda::AttentionRowsDims dims{q.dim(0), n_head, d / n_head, d, d, d};
+  return backends::cuda::attention_rows_workspace(dims, max_keys);
+#else
+  (void)max_keys;
+  return 0;
+#endif
+}
+
+void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
+                    Tensor& workspace) {
+  detail::OpCheck c("attention_rows");
+  c.tensor("q", q, 2).tensor("out", out, 2);
+  const int64_t rows = q.dim(0), d = q.dim(1);
+  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "q {} does not split into {} heads",
+            shape_str(q.shape()), n_head);
+  c.require(out.shape() == q.shape(), "out {} should have the shape of q {}",
+            shape_str(out.shape()), shape_str(q.shape()));
+  c.disjoint("out", out, "q", q);
+  c.require(kv.max_keys >= 1, "max_keys {} < 1", kv.max_keys);
+  index_tensor(c, "keys", kv.keys, rows);
+  index_tensor(c, "values", kv.values, rows);
+  index_tensor(c, "n_keys", kv.n_keys, rows);
+  const int64_t need = attention_rows_workspace(q, n_head, kv.max_keys);
+  if (need > 0)
+    c.require(workspace.dtype() == DType::kF32 && workspace.device() == c.device() &&
+                  workspace.numel() >= need,
+              "workspace {} {} is smaller than the {} F32 elements needed",
+              dtype_name(workspace.dtype()), shape_str(workspace.shape()), need);
+  switch (c.device()) {
+    case Device::kCpu: {
+      c.kernel_dtype(DType::kF32);
+      std::vector<const float*> k_ptr(static_cast<size_t>(rows)), v_ptr(static_cast<size_t>(rows));
+      std::vector<int> n_keys(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t n = i64(kv.n_keys)[r];
+        c.require(n >= 1 && n <= kv.max_keys, "row {}: {} keys outside [1, {}]", r, n, kv.max_keys);
+        k_ptr[size_t(r)] = at_address<const float>(i64(kv.keys)[r]);
+        v_ptr[size_t(r)] = at_address<const float>(i64(kv.values)[r]);
+        n_keys[size_t(r)] = int(n);
+      }
+      const backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, d, d, d};
+      backends::cpu::attention_rows(q.data<float>(), k_ptr.data(), v_ptr.data(), n_keys.data(),
+                                    dims, out.data<float>());
+      return;
+    }
+    case Device::kCuda: {
+#ifdef HARK_HAVE_CUDA
+      const backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, d, d, d};
+      backends::cuda::attention_rows_indexed(
+          c.dtype(), q.raw(), i64(kv.keys), i64(kv.values), i64(kv.n_keys), kv.max_keys, dims,
+          need > 0 ? workspace.data<float>() : nullptr, out.data<void>());
+      return;
+#else
+      break;
+#endif
+    }
+  }
+  c.unsupported_device();
+}
+
+void embed_rows(const Tensor& table, const Tensor& pos_table, const Tensor& ids_pos, Tensor& out) {
+  detail::OpCheck c("embed_rows");
+  c.tensor("table", table, 2).tensor("pos_table", pos_table, 2).tensor("out", out, 2);
+  const int64_t rows = out.dim(0), d = out.dim(1);
+  c.require(table.dim(1) == d && pos_table.dim(1) == d,
+            "table {}, pos_table {} and out {} disagree on D", shape_str(table.shape()),
+            shape_str(pos_table.shape()), shape_str(out.shape()));
+  index_tensor(c, "ids_pos", ids_pos, 2 * rows);
+  c.disjoint("out", out, "table", table);
+  switch (c.device()) {
+    case Device::kCpu: {
+      c.kernel_dtype(DType::kF32);
+      std::vector<int> ids(static_cast<size_t>(rows)), pos(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t id = i64(ids_pos)[2 * r], p = i64(ids_pos)[2 * r + 1];
+        HARK_CHECK(id >= 0 && id < table.dim(0), ErrorKind::kInvalidArgument,
+                   "token {} outside the vocabulary of {}", id, table.dim(0));
+        HARK_CHECK(p >= 0 && p < pos_table.dim(0), ErrorKind::kInvalidArgument,
+                   "position {} outside the text context of {}", p, pos_table.dim(0));
+        ids[size_t(r)] = int(id);
+        pos[size_t(r)] = int(p);
+      }
+      backends::cpu::embed_rows(table.data<float>(), pos_table.data<float>(), ids.data(),
+                                pos.data(), rows, d, out.data<float>());
+      return;
+    }
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::embed_rows_indexed(c.dtype(), table.raw(), pos_table.raw(), i64(ids_pos),
+                                         rows, d, out.data<void>());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void scatter_rows(const Tensor& src, const Tensor& dst, const Tensor& positions) {
+  detail::OpCheck c("scatter_rows");
+  c.tensor("src", src, 2);
+  const int64_t rows = src.dim(0), d = src.dim(1);
+  index_tensor(c, "dst", dst, rows);
+  index_tensor(c, "positions", positions, rows);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      for (int64_t r = 0; r < rows; ++r) {
+        c.require(i64(positions)[r] >= 0, "row {}: position {} < 0", r, i64(positions)[r]);
+        std::memcpy(at_address<float>(i64(dst)[r]) + i64(positions)[r] * d,
+                    src.data<float>() + r * d, size_t(d) * sizeof(float));
+      }
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::scatter_rows_indexed(c.dtype(), src.raw(), i64(dst), i64(positions), rows, d);
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void gather_rows(const Tensor& x, const Tensor& index, Tensor& out) {
+  detail::OpCheck c("gather_rows");
+  c.tensor("x", x, 2).tensor("out", out, 2);
+  const int64_t rows = out.dim(0), d = out.dim(1);
+  c.require(x.dim(1) == d, "x {} and out {} disagree on D", shape_str(x.shape()),
+            shape_str(out.shape()));
+  index_tensor(c, "index", index, rows);
+  c.disjoint("out", out, "x", x);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i64(index)[r];
+        c.require(i >= 0 && i < x.dim(0), "row {}: index {} outside x {}", r, i,
+                  shape_str(x.shape()));
+        std::memcpy(out.data<float>() + r * d, x.data<float>() + i * d, size_t(d) * sizeof(float));
+      }
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::gather_rows(c.dtype(), x.raw(), i64(index), rows, d, out.data<void>());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void copy_from_host(std::span<const int64_t> host, Tensor& dst) {
+  HARK_CHECK(dst.dtype() == DType::kI64 && dst.numel() == int64_t(host.size()),
+             ErrorKind::kInternal, "copy_from_host: {} values into {} {}", host.size(),
+             dtype_name(dst.dtype()), shape_str(dst.shape()));
+  if (host.empty()) return;
+  switch (dst.device()) {
+    case Device::kCpu: std::memcpy(dst.data<int64_t>(), host.data(), host.size_bytes()); return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::upload_async(dst.data<void>(), host.data(), host.size_bytes());
+      return;
+#else
+      break;
+#endif
+  }
+  throw Error(ErrorKind::kUnsupported, "copy_from_host: no CUDA in this build");
 }
 
 std::vector<int> argmax_rows(const Tensor& x, int exclude) {

@@ -109,6 +109,42 @@ void embed_rows(const Tensor& table, const Tensor& pos_table, std::span<const in
 // position) pairs): the new K/V rows of a batch of sequences into their caches.
 void scatter_rows(const Tensor& src, std::span<Tensor* const> dst, std::span<const int> positions);
 
+// Batched decoding with its per-row data in tensors on the ops' device rather than host arrays:
+// the kernels read indices, lengths and K/V addresses from there, so their launches are the same
+// every step and a whole decoder step can be recorded once and replayed (CUDA graphs). These
+// overloads allocate nothing. Index tensors are I64 on the device of the other arguments; on the
+// CPU the addresses are host pointers. The device does not check the values: the caller does
+// (the CPU checks ranges it can see).
+
+// The address of t's first element, as stored in an address tensor.
+inline int64_t address_of(const Tensor& t) {
+  return static_cast<int64_t>(reinterpret_cast<uintptr_t>(t.raw()));
+}
+
+// The keys and values of attention_rows by address: row r attends the first n_keys[r] rows of
+// the [*, H*Dh] matrices (row stride H*Dh, 16-byte aligned start) at keys[r] / values[r].
+// 1 <= n_keys[r] <= max_keys; the launch is sized for max_keys (e.g. the text context), never for
+// the lengths of a given step.
+struct KvTable {
+  Tensor keys, values, n_keys;  // I64 [R] each
+  int max_keys = 0;
+};
+// The F32 workspace elements attention_rows(q, KvTable) needs for q's rows, n_head and max_keys
+// on q's device (0 on the CPU).
+int64_t attention_rows_workspace(const Tensor& q, int n_head, int max_keys);
+// attention_rows over a KvTable; workspace: F32 with at least attention_rows_workspace(...)
+// elements (any tensor when that is 0), on q's device.
+void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out, Tensor& workspace);
+// embed_rows with ids_pos I64 [R, 2] (token id, position).
+void embed_rows(const Tensor& table, const Tensor& pos_table, const Tensor& ids_pos, Tensor& out);
+// scatter_rows with dst I64 [R] (addresses of [*, D] matrices) and positions I64 [R].
+void scatter_rows(const Tensor& src, const Tensor& dst, const Tensor& positions);
+// out[i, :] = x[index[i], :] for x [R, D], index I64 [B], out [B, D].
+void gather_rows(const Tensor& x, const Tensor& index, Tensor& out);
+// dst (I64, numel == host.size(), any device) = host. On CUDA the copy is queued through pinned
+// staging and the call returns without waiting; `host` may be reused at once.
+void copy_from_host(std::span<const int64_t> host, Tensor& dst);
+
 // The index of the largest value of each row of x [R, N], skipping column `exclude` (< 0: none);
 // the lowest index wins ties. Waits for the device.
 std::vector<int> argmax_rows(const Tensor& x, int exclude = -1);

@@ -4,8 +4,10 @@
 // Sizes are rounded up (512 B below 1 MiB, 1 MiB above) and freed blocks are kept in per-size
 // free lists, so a forward pass allocates from the driver only during warm-up; the steady state
 // makes no cudaMalloc/cudaFree calls (they synchronise the device). Reuse needs no events because
-// all work runs on the backend's one in-order stream (check.h). When cudaMalloc fails, the
-// cache is returned to the driver and the allocation retried once before kResourceExhausted.
+// all work runs on the backend's one in-order stream (check.h). A thread recording a CUDA graph
+// may not allocate (the graph would keep using a block this cache hands out again). When
+// cudaMalloc fails, the cache is returned to the driver and the allocation retried once before
+// kResourceExhausted.
 #include <fmt/format.h>
 
 #include <mutex>
@@ -30,6 +32,9 @@ class CachingAllocator final : public DeviceMemory {
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
     const size_t size = round_size(bytes);
+    if (detail::capturing())
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("device allocation of {} bytes while recording a CUDA graph", size));
     std::lock_guard lock(mu_);
     if (auto it = free_.find(size); it != free_.end() && !it->second.empty()) {
       void* p = it->second.back();

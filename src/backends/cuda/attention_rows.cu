@@ -1,13 +1,16 @@
 // Ragged attention for decoding many sequences at once: query row r attends the first n_keys[r]
 // rows of its own key/value matrices (a sequence's KV cache, or its window's cross-attention K/V),
-// found through per-row pointer arrays. Rows of different sequences, lengths and windows share one
-// launch, so sequences can join and leave a batch between steps.
+// found through per-row device arrays of addresses (int64). Rows of different sequences, lengths
+// and windows share one launch, so sequences can join and leave a batch between steps.
 //
 // Split-K ("flash decoding"): block (row, head, split) reduces keys [split * chunk, + chunk) to a
 // partial (max, sum, unnormalised output); a second kernel merges the splits. With one split the
 // first kernel writes the output directly. The host picks the split count so that a small batch
 // still fills the GPU (a single decoder step over 1500 encoder positions), and large batches do
-// not pay for the merge. Scores are fp32 in shared memory (chunk floats).
+// not pay for the merge. Scores are fp32 in shared memory (chunk floats). The plan depends only on
+// the row count and a bound on the keys, never on the lengths themselves (they are read on the
+// device), so a CUDA graph of a decoder step sized for the full text / audio context replays for
+// any lengths: splits past a row's keys exit early and the merge skips them.
 #include <type_traits>
 
 #include "backends/cuda/common.cuh"
@@ -17,6 +20,11 @@ namespace hark::backends::cuda::detail {
 namespace {
 
 constexpr int kThreads = 128;
+
+template <typename T>
+__device__ __forceinline__ const T* row_matrix(int64_t address) {
+  return reinterpret_cast<const T*>(static_cast<uintptr_t>(address));
+}
 
 // The split's scores p[0, n) (published by a barrier before the call) become exp(p - max) in
 // place; mx and sum (of the exponentials) come back in every thread. Its barriers publish p[].
@@ -36,7 +44,7 @@ __device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, f
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_kernel(const T* q, const T* const* kp, const T* const* vp, const int* n_keys,
+    rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
                         AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
                         float* part) {
   extern __shared__ float smem[];
@@ -47,15 +55,15 @@ __global__ void __launch_bounds__(kThreads)
   float* qs = smem;        // [dh]
   float* p = qs + dh;      // [chunk]
   float* red = p + chunk;  // [kThreads]
-  const int n = n_keys[r];
+  const int n = int(n_keys[r]);
   const int j0 = split * chunk, j1 = min(n, j0 + chunk);
   float* my_part = part ? part + ((r * d.n_head + h) * n_split + split) * (dh + 2) : nullptr;
   if (j0 >= j1) {  // this split has no keys (only with n_split > 1)
     for (int e = tid; e < dh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = kp[r] + h * dh;
-  const T* vr = vp[r] + h * dh;
+  const T* kr = row_matrix<T>(kp[r]) + h * dh;
+  const T* vr = row_matrix<T>(vp[r]) + h * dh;
   for (int e = tid; e < dh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * dh + e) * scale;
   __syncthreads();
   for (int j = j0 + warp; j < j1; j += kThreads / 32) {
@@ -128,7 +136,7 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float* out) {
 // cover a value row and 16 groups of threads take every 16th key, summed through shared memory.
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_h64_kernel(const T* q, const T* const* kp, const T* const* vp, const int* n_keys,
+    rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
                             AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
                             float* part) {
   constexpr int kDh = 64, kGroups = kThreads / 8;
@@ -140,15 +148,15 @@ __global__ void __launch_bounds__(kThreads)
   float* qs = smem;        // [64]
   float* p = qs + kDh;     // [chunk]
   float* red = p + chunk;  // [kGroups][64]
-  const int n = n_keys[r];
+  const int n = int(n_keys[r]);
   const int j0 = split * chunk, j1 = min(n, j0 + chunk);
   float* my_part = part ? part + ((r * d.n_head + h) * n_split + split) * (kDh + 2) : nullptr;
   if (j0 >= j1) {
     for (int e = tid; e < kDh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = kp[r] + h * kDh;
-  const T* vr = vp[r] + h * kDh;
+  const T* kr = row_matrix<T>(kp[r]) + h * kDh;
+  const T* vr = row_matrix<T>(vp[r]) + h * kDh;
   for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
   __syncthreads();
   float qv[8];
@@ -233,8 +241,8 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
   return plan;
 }
 
-cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
-                                  const void* const* v_rows, const int* n_keys,
+cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_rows,
+                                  const int64_t* v_rows, const int64_t* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
                                   bool rows_aligned16, float* part, void* out, cudaStream_t s) {
   if (d.rows == 0) return cudaSuccess;
@@ -258,10 +266,9 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const*
       if (err != cudaSuccess) return err;
     }
     const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
-    kernel<<<grid, kThreads, smem, s>>>(
-        static_cast<const T*>(q), reinterpret_cast<const T* const*>(k_rows),
-        reinterpret_cast<const T* const*>(v_rows), n_keys, d, plan.chunk, plan.n_split, scale,
-        static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+    kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, n_keys, d,
+                                        plan.chunk, plan.n_split, scale, static_cast<T*>(out),
+                                        plan.n_split > 1 ? part : nullptr);
     cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess || plan.n_split == 1) return err;
     rows_merge_kernel<T><<<dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s>>>(

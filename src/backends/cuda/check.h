@@ -4,7 +4,8 @@
 //
 // Every launch goes to stream(): one in-order stream per process (device 0). That is what makes
 // the caching allocator's reuse of freed blocks safe without events: a block freed by the host
-// is only handed out again for work queued behind everything that used it.
+// is only handed out again for work queued behind everything that used it. Graph replays run on
+// that stream too; only their recording goes to a capture stream, where nothing executes.
 #pragma once
 
 #include <cublas_v2.h>
@@ -27,7 +28,15 @@ inline void check(cublasStatus_t status, const char* what) {
 }
 
 // The backend's stream and cuBLAS handle (created on first use; throw when there is no device).
+// While this thread records a graph (set_capturing), they are the capture stream and a second
+// cuBLAS handle bound to it (sharing the workspace), so that other threads' work keeps going to
+// the main stream and is not swallowed by the capture.
 cudaStream_t stream();
 cublasHandle_t cublas();
+
+// Graph::capture's switch for the calling thread. While it is on, the caching allocator refuses
+// device allocations (a graph must not bake in a block the allocator could hand out again).
+void set_capturing(bool on);
+bool capturing();
 
 }  // namespace hark::backends::cuda::detail

@@ -12,6 +12,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -233,13 +234,16 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
   require_dtype(dtype, "attention_rows");
   if (d.rows == 0) return;
   const size_t n = size_t(d.rows);
-  // One upload: [k pointers][v pointers][n_keys].
-  std::vector<char> host(2 * n * sizeof(void*) + n * sizeof(int));
-  std::memcpy(host.data(), k_rows, n * sizeof(void*));
-  std::memcpy(host.data() + n * sizeof(void*), v_rows, n * sizeof(void*));
-  std::memcpy(host.data() + 2 * n * sizeof(void*), n_keys, n * sizeof(int));
-  const Tensor dev = upload_bytes(host.data(), host.size(), "attention_rows: upload");
-  const char* base = static_cast<const char*>(dev.raw());
+  // One upload of int64s: [k addresses][v addresses][n_keys].
+  std::vector<int64_t> host(3 * n);
+  for (size_t r = 0; r < n; ++r) {
+    host[r] = int64_t(reinterpret_cast<uintptr_t>(k_rows[r]));
+    host[n + r] = int64_t(reinterpret_cast<uintptr_t>(v_rows[r]));
+    host[2 * n + r] = n_keys[r];
+  }
+  const Tensor dev =
+      upload_bytes(host.data(), host.size() * sizeof(int64_t), "attention_rows: upload");
+  const int64_t* base = static_cast<const int64_t*>(dev.raw());
   const int max_keys = *std::max_element(n_keys, n_keys + n);
   const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
   // The 16-byte-load kernel needs every K/V matrix to start on a 16-byte boundary (views made by
@@ -254,26 +258,48 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
     part = Tensor::empty_on(Device::kCuda, DType::kF32,
                             {d.rows * d.n_head * plan.n_split * (d.head_dim + 2)});
   detail::check(detail::launch_attention_rows(
-                    dtype, q, reinterpret_cast<const void* const*>(base),
-                    reinterpret_cast<const void* const*>(base + n * sizeof(void*)),
-                    reinterpret_cast<const int*>(base + 2 * n * sizeof(void*)), d, plan, aligned,
+                    dtype, q, base, base + n, base + 2 * n, d, plan, aligned,
                     plan.n_split > 1 ? part.data<float>() : nullptr, out, detail::stream()),
                 "attention_rows kernel");
+}
+
+int64_t attention_rows_workspace(const AttentionRowsDims& d, int max_keys) {
+  const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
+  return plan.n_split > 1 ? d.rows * d.n_head * plan.n_split * (d.head_dim + 2) : 0;
+}
+
+void attention_rows_indexed(DType dtype, const void* q, const int64_t* k_addr,
+                            const int64_t* v_addr, const int64_t* n_keys, int max_keys,
+                            const AttentionRowsDims& d, float* workspace, void* out) {
+  require_dtype(dtype, "attention_rows");
+  if (d.rows == 0) return;
+  const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
+  detail::check(
+      detail::launch_attention_rows(dtype, q, k_addr, v_addr, n_keys, d, plan,
+                                    /*rows_aligned16=*/true, plan.n_split > 1 ? workspace : nullptr,
+                                    out, detail::stream()),
+      "attention_rows kernel");
 }
 
 void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
                 const int* positions, int64_t rows, int64_t d, void* out) {
   require_dtype(dtype, "embed_rows");
   if (rows == 0) return;
-  std::vector<int> pairs(size_t(2 * rows));
+  std::vector<int64_t> pairs(size_t(2 * rows));
   for (int64_t r = 0; r < rows; ++r) {
     pairs[size_t(2 * r)] = ids[r];
     pairs[size_t(2 * r + 1)] = positions[r];
   }
-  const Tensor dev = upload_bytes(pairs.data(), pairs.size() * sizeof(int), "embed_rows: upload");
+  const Tensor dev =
+      upload_bytes(pairs.data(), pairs.size() * sizeof(int64_t), "embed_rows: upload");
+  embed_rows_indexed(dtype, table, pos_table, static_cast<const int64_t*>(dev.raw()), rows, d, out);
+}
+
+void embed_rows_indexed(DType dtype, const void* table, const void* pos_table,
+                        const int64_t* ids_pos, int64_t rows, int64_t d, void* out) {
+  require_dtype(dtype, "embed_rows");
   detail::check(
-      detail::launch_embed_rows(dtype, table, pos_table, static_cast<const int*>(dev.raw()), rows,
-                                d, out, detail::stream()),
+      detail::launch_embed_rows(dtype, table, pos_table, ids_pos, rows, d, out, detail::stream()),
       "embed_rows kernel");
 }
 
@@ -282,15 +308,30 @@ void scatter_rows(DType dtype, const void* src, void* const* dst, const int* pos
   require_dtype(dtype, "scatter_rows");
   if (rows == 0) return;
   const size_t n = size_t(rows);
-  std::vector<char> host(n * sizeof(void*) + n * sizeof(int));
-  std::memcpy(host.data(), dst, n * sizeof(void*));
-  std::memcpy(host.data() + n * sizeof(void*), positions, n * sizeof(int));
-  const Tensor dev = upload_bytes(host.data(), host.size(), "scatter_rows: upload");
-  const char* base = static_cast<const char*>(dev.raw());
-  detail::check(detail::launch_scatter_rows(dtype, src, reinterpret_cast<void* const*>(base),
-                                            reinterpret_cast<const int*>(base + n * sizeof(void*)),
-                                            rows, d, detail::stream()),
-                "scatter_rows kernel");
+  std::vector<int64_t> host(2 * n);
+  for (size_t r = 0; r < n; ++r) {
+    host[r] = int64_t(reinterpret_cast<uintptr_t>(dst[r]));
+    host[n + r] = positions[r];
+  }
+  const Tensor dev =
+      upload_bytes(host.data(), host.size() * sizeof(int64_t), "scatter_rows: upload");
+  const int64_t* base = static_cast<const int64_t*>(dev.raw());
+  scatter_rows_indexed(dtype, src, base, base + n, rows, d);
+}
+
+void scatter_rows_indexed(DType dtype, const void* src, const int64_t* dst_addr,
+                          const int64_t* positions, int64_t rows, int64_t d) {
+  require_dtype(dtype, "scatter_rows");
+  detail::check(
+      detail::launch_scatter_rows(dtype, src, dst_addr, positions, rows, d, detail::stream()),
+      "scatter_rows kernel");
+}
+
+void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows, int64_t d,
+                 void* out) {
+  require_dtype(dtype, "gather_rows");
+  detail::check(detail::launch_gather_rows(dtype, x, index, rows, d, out, detail::stream()),
+                "gather_rows kernel");
 }
 
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out) {

@@ -6,6 +6,7 @@
 // use no TF32). Errors (no device, out of memory, a failed launch) throw hark::Error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/tensor.h"
@@ -75,12 +76,35 @@ void attention_rows(DType dtype, const void* q, const void* const* k_rows,
                     const void* const* v_rows, const int* n_keys, const AttentionRowsDims& d,
                     void* out);
 
+// The same with int64 device arrays (ops::KvTable): k_addr / v_addr hold the addresses of
+// 16-byte-aligned K/V matrices, n_keys[r] in [1, max_keys]. The launch shape depends on rows,
+// heads and max_keys only, so the call can be recorded in a CUDA graph and replayed for other
+// lengths and caches. workspace: attention_rows_workspace(d, max_keys) floats (may be null when
+// that is 0). Allocates nothing.
+void attention_rows_indexed(DType dtype, const void* q, const int64_t* k_addr,
+                            const int64_t* v_addr, const int64_t* n_keys, int max_keys,
+                            const AttentionRowsDims& d, float* workspace, void* out);
+int64_t attention_rows_workspace(const AttentionRowsDims& d, int max_keys);
+
 // out[r, :] = table[ids[r], :] + pos_table[positions[r], :] (host index arrays).
 void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
                 const int* positions, int64_t rows, int64_t d, void* out);
 // dst[r][positions[r] * d + c] = src[r * d + c] (host arrays of device row pointers/positions).
 void scatter_rows(DType dtype, const void* src, void* const* dst, const int* positions,
                   int64_t rows, int64_t d);
+// The same two with int64 device arrays: ids_pos [rows, 2] (id, position); dst_addr (addresses
+// of [*, d] matrices) and positions [rows]. Nothing is checked or allocated (graph-safe).
+void embed_rows_indexed(DType dtype, const void* table, const void* pos_table,
+                        const int64_t* ids_pos, int64_t rows, int64_t d, void* out);
+void scatter_rows_indexed(DType dtype, const void* src, const int64_t* dst_addr,
+                          const int64_t* positions, int64_t rows, int64_t d);
+// out[r, :] = x[index[r], :] for r < rows (index: int64 device array). Graph-safe.
+void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows, int64_t d,
+                 void* out);
+// Copies `bytes` of host memory to device memory on the stream without waiting for it, staged
+// through a small ring of pinned buffers (each reused only after its previous copy has run):
+// `src` may be changed as soon as this returns. Not inside a graph capture (kInternal).
+void upload_async(void* dst, const void* src, size_t bytes);
 // out[r] = argmax over j != exclude of x[r, j] (lowest index on ties); out is a host array.
 // Waits for the stream.
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out);

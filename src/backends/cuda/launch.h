@@ -50,18 +50,22 @@ struct AttentionRowsPlan {
   int chunk = 0;    // keys per split, a multiple of 32
 };
 AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count);
-// k_rows, v_rows, n_keys: device arrays; part: device scratch of rows * n_head * n_split *
-// (head_dim + 2) floats (unused with one split).
-cudaError_t launch_attention_rows(DType dtype, const void* q, const void* const* k_rows,
-                                  const void* const* v_rows, const int* n_keys,
+// k_rows, v_rows (addresses of each row's K/V matrix), n_keys: int64 device arrays; part: device
+// scratch of rows * n_head * n_split * (head_dim + 2) floats (unused with one split).
+cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_rows,
+                                  const int64_t* v_rows, const int64_t* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
                                   bool rows_aligned16, float* part, void* out, cudaStream_t s);
-// ids_pos: device array of (id, position) pairs.
+// ids_pos: int64 device array of (id, position) pairs.
 cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
-                              const int* ids_pos, int64_t rows, int64_t d, void* out,
+                              const int64_t* ids_pos, int64_t rows, int64_t d, void* out,
                               cudaStream_t s);
-cudaError_t launch_scatter_rows(DType dtype, const void* src, void* const* dst,
-                                const int* positions, int64_t rows, int64_t d, cudaStream_t s);
+// dst (addresses of [*, d] matrices), positions: int64 device arrays.
+cudaError_t launch_scatter_rows(DType dtype, const void* src, const int64_t* dst,
+                                const int64_t* positions, int64_t rows, int64_t d, cudaStream_t s);
+// out[r, :] = x[index[r], :] for r < rows; index: int64 device array.
+cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
+                               int64_t d, void* out, cudaStream_t s);
 cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
                                int* out, cudaStream_t s);
 

@@ -1,7 +1,8 @@
 // Row movement for batched decoding, so that a decoder step needs no host maths: the token +
-// position embedding gather, the scatter of new K/V rows into each sequence's cache, and the
-// per-row argmax of the logits (greedy decoding reads back one int per sequence, not the
-// vocabulary).
+// position embedding gather, the scatter of new K/V rows into each sequence's cache, the gather
+// of each sequence's last row, and the per-row argmax of the logits (greedy decoding reads back
+// one int per sequence, not the vocabulary). Indices and destination addresses are int64 device
+// arrays, read by the kernels, so a CUDA graph of a step replays for any tokens and caches.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/launch.h"
 
@@ -9,21 +10,29 @@ namespace hark::backends::cuda::detail {
 namespace {
 
 template <typename T>
-__global__ void embed_rows_kernel(const T* table, const T* pos_table, const int* ids_pos,
+__global__ void embed_rows_kernel(const T* table, const T* pos_table, const int64_t* ids_pos,
                                   int64_t rows, int64_t d, T* out) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * d;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / d, c = i % d;
-    const int id = ids_pos[2 * r], pos = ids_pos[2 * r + 1];
-    store(out + i, load(table + int64_t(id) * d + c) + load(pos_table + int64_t(pos) * d + c));
+    const int64_t id = ids_pos[2 * r], pos = ids_pos[2 * r + 1];
+    store(out + i, load(table + id * d + c) + load(pos_table + pos * d + c));
   }
 }
 
 template <typename T>
-__global__ void scatter_rows_kernel(const T* src, T* const* dst, const int* positions, int64_t d) {
+__global__ void scatter_rows_kernel(const T* src, const int64_t* dst, const int64_t* positions,
+                                    int64_t d) {
   const int64_t r = blockIdx.x;
-  T* row = dst[r] + int64_t(positions[r]) * d;
+  T* row = reinterpret_cast<T*>(static_cast<uintptr_t>(dst[r])) + positions[r] * d;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) row[c] = src[r * d + c];
+}
+
+template <typename T>
+__global__ void gather_rows_kernel(const T* x, const int64_t* index, int64_t d, T* out) {
+  const int64_t r = blockIdx.x;
+  const T* row = x + index[r] * d;
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) out[r * d + c] = row[c];
 }
 
 template <typename T>
@@ -67,7 +76,7 @@ __global__ void argmax_rows_kernel(const T* x, int64_t n, int exclude, int* out)
 }  // namespace
 
 cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
-                              const int* ids_pos, int64_t rows, int64_t d, void* out,
+                              const int64_t* ids_pos, int64_t rows, int64_t d, void* out,
                               cudaStream_t s) {
   if (rows == 0) return cudaSuccess;
   return dispatch_float(dtype, [&](auto tag) {
@@ -79,14 +88,26 @@ cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_ta
   });
 }
 
-cudaError_t launch_scatter_rows(DType dtype, const void* src, void* const* dst,
-                                const int* positions, int64_t rows, int64_t d, cudaStream_t s) {
+cudaError_t launch_scatter_rows(DType dtype, const void* src, const int64_t* dst,
+                                const int64_t* positions, int64_t rows, int64_t d, cudaStream_t s) {
   if (rows == 0) return cudaSuccess;
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    scatter_rows_kernel<T><<<unsigned(rows), 256, 0, s>>>(
-        static_cast<const T*>(src), reinterpret_cast<T* const*>(dst), positions, d);
+    scatter_rows_kernel<T>
+        <<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(src), dst, positions, d);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
+                               int64_t d, void* out, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    gather_rows_kernel<T>
+        <<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(x), index, d, static_cast<T*>(out));
     return cudaGetLastError();
   });
 }

@@ -92,16 +92,52 @@ void bind_thread(int device) {
   }
 }
 
+namespace {
+
+thread_local bool t_capturing = false;
+
+// The capture stream and its cuBLAS handle, created on the first capture.
+struct CaptureContext {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+};
+
+CaptureContext& capture_context(Context& main) {
+  static CaptureContext cap;
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (!cap.stream) {
+    cudaStream_t s = nullptr;
+    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate(capture)");
+    cublasHandle_t h = nullptr;
+    check(cublasCreate(&h), "cublasCreate(capture)");
+    check(cublasSetStream(h, s), "cublasSetStream(capture)");
+    // Graph replays run on the main stream, serialised with every other use of the workspace.
+    check(cublasSetWorkspace(h, main.workspace, kWorkspaceBytes), "cublasSetWorkspace(capture)");
+    cap.cublas = h;
+    cap.stream = s;
+  }
+  return cap;
+}
+
+}  // namespace
+
 cudaStream_t stream() {
   Context& ctx = context();
   bind_thread(g_device);
-  return ctx.stream;
+  return t_capturing ? capture_context(ctx).stream : ctx.stream;
 }
 cublasHandle_t cublas() {
   Context& ctx = context();
   bind_thread(g_device);
-  return ctx.cublas;
+  return t_capturing ? capture_context(ctx).cublas : ctx.cublas;
 }
+
+void set_capturing(bool on) {
+  if (on) (void)capture_context(context());
+  t_capturing = on;
+}
+bool capturing() { return t_capturing; }
 
 }  // namespace detail
 
