@@ -79,11 +79,11 @@ class HarkBackend:
         return [self._run(p, language, timestamps).get("text", "") for p in paths]
 
 
-def pick_section(ref, heldout_dir):
+def pick_section(ref, heldout_dir, name=""):
     """train.py's eval.json holds one section per held-out folder under "sets" (and the main
     table at the top); eval_reference.py writes one folder's result directly, or one section per
     folder when given several."""
-    name = os.path.basename(os.path.normpath(heldout_dir))
+    name = name or os.path.basename(os.path.normpath(heldout_dir))
     if isinstance(ref.get("sets"), dict) and name in ref["sets"]:
         return ref["sets"][name]
     if name in ref and isinstance(ref[name], dict) and "table" in ref[name]:
@@ -107,15 +107,19 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--compare", default="", help="eval.json from eval_reference.py / train.py")
     ap.add_argument("--tol", type=float, default=0.005)
+    ap.add_argument("--section", default="", help="the reference json's section to compare with (default: the "
+                    "held-out folder's name; tests/data/synth-heldout is the 'heldout' section of the model's eval.json)")
+    ap.add_argument("--hark-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for every hark call (repeat: --hark-arg=--device --hark-arg=cuda)")
     ap.add_argument("--verbose", action="store_true", help="print every clip")
     a = ap.parse_args()
-    be = HarkBackend(a.hark, a.model, a.tokenizer, threads=a.threads)
+    be = HarkBackend(a.hark, a.model, a.tokenizer, extra=a.hark_arg, threads=a.threads)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         clips = ec.load_clips(a.heldout, tmp)
         res, tab = ec.run_eval(be, clips, timestamps=not a.no_timestamps)
     out = {"model": os.path.abspath(a.model), "heldout": os.path.abspath(a.heldout),
-           "reference": f"hark transcribe (greedy, no fallback): {a.hark}", "timestamps": not a.no_timestamps,
+           "reference": f"hark transcribe (greedy, no fallback): {a.hark} {' '.join(a.hark_arg)}".strip(), "timestamps": not a.no_timestamps,
            "seconds": round(time.time() - t0, 1), "hark_calls": be.calls, "table": tab, "clips": res}
     if a.verbose:
         for r in res:
@@ -127,7 +131,7 @@ def main():
             json.dump(out, f, indent=1, ensure_ascii=False)
             f.write("\n")
     if a.compare:
-        ref = pick_section(json.load(open(a.compare, encoding="utf-8")), a.heldout)
+        ref = pick_section(json.load(open(a.compare, encoding="utf-8")), a.heldout, a.section)
         if bool(ref.get("timestamps", True)) != (not a.no_timestamps):
             print("note: the reference was decoded with timestamps =", ref.get("timestamps"))
         ok, lines = ec.compare(ref["table"], tab, a.tol)
