@@ -49,12 +49,13 @@ struct DecodeStepLayout {
 
 // Everything a step writes besides the caches, at addresses fixed for the life of the buffers.
 struct DecodeStepBuffers {
-  Tensor meta;                      // I64 [layout.size()] on the model's device
-  Tensor x, h, q, a, k_new, v_new;  // [R, d]
-  Tensor f;                         // [R, d_ffn]
-  Tensor last, hn;                  // [B, d] (last: only when R != B)
-  Tensor logits;                    // [B, n_vocab]
-  Tensor attn_ws;                   // F32 attention_rows workspace
+  Tensor meta;           // I64 [layout.size()] on the model's device
+  Tensor x, h, q, a, o;  // [R, d]
+  Tensor qkv;            // [R, 3d]: the fused self-attention projection
+  Tensor f;              // [R, d_ffn]
+  Tensor last, hn;       // [B, d] (last: only when R != B)
+  Tensor logits;         // [B, n_vocab]
+  Tensor attn_ws;        // F32 attention_rows workspace
 };
 
 class DecodeGraphs {

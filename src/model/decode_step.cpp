@@ -114,8 +114,8 @@ DecodeStepBuffers WhisperModel::step_buffers(const DecodeStepLayout& lay) const 
   s.h = alloc(n, d);
   s.q = alloc(n, d);
   s.a = alloc(n, d);
-  s.k_new = alloc(n, d);
-  s.v_new = alloc(n, d);
+  s.o = alloc(n, d);
+  s.qkv = alloc(n, 3 * d);
   s.f = alloc(n, dec_layers_.at(0).mlp.fc1_w.dim(0));
   if (n != b) s.last = alloc(b, d);
   s.hn = alloc(b, d);
@@ -131,52 +131,65 @@ void WhisperModel::decode_step(const DecodeStepLayout& lay, DecodeStepBuffers& b
   const int64_t n = lay.rows;
   ops::embed_rows(tok_emb_, dec_pos_,
                   b.meta.slice_rows(lay.ids_pos(), lay.ids_pos() + 2 * n).reshape({n, 2}), b.x);
-  for (size_t i = 0; i < dec_layers_.size(); ++i)
-    decoder_layer_step(dec_layers_[i], int(i), lay, b);
-  const Tensor* last = &b.x;
-  if (lay.rows != lay.batch) {
-    ops::gather_rows(b.x, b.meta.slice_rows(lay.last_rows(), lay.last_rows() + lay.batch), b.last);
-    last = &b.last;
+  // Each residual add runs fused with the layer norm after it; the last one with the final norm
+  // when every row is a sequence's last (rows == batch, every graphed step).
+  const bool fuse_final = lay.rows == lay.batch && !dec_layers_.empty();
+  if (!dec_layers_.empty())
+    ops::layer_norm(b.x, dec_layers_[0].self_ln.gamma, dec_layers_[0].self_ln.beta,
+                    cfg_.layer_norm_eps, b.h);
+  for (size_t i = 0; i < dec_layers_.size(); ++i) {
+    if (i + 1 < dec_layers_.size())
+      decoder_layer_step(dec_layers_[i], int(i), lay, b, &dec_layers_[i + 1].self_ln, &b.h);
+    else
+      decoder_layer_step(dec_layers_[i], int(i), lay, b, fuse_final ? &dec_ln_ : nullptr, &b.hn);
   }
-  ops::layer_norm(*last, dec_ln_.gamma, dec_ln_.beta, cfg_.layer_norm_eps, b.hn);
+  if (!fuse_final) {
+    const Tensor* last = &b.x;
+    if (lay.rows != lay.batch) {
+      ops::gather_rows(b.x, b.meta.slice_rows(lay.last_rows(), lay.last_rows() + lay.batch),
+                       b.last);
+      last = &b.last;
+    }
+    ops::layer_norm(*last, dec_ln_.gamma, dec_ln_.beta, cfg_.layer_norm_eps, b.hn);
+  }
   ops::matmul_nt(b.hn, tok_emb_, b.logits);
 }
 
 // The same arithmetic as decoder_layer, row by row, on b's buffers.
 void WhisperModel::decoder_layer_step(const DecoderLayer& l, int index, const DecodeStepLayout& lay,
-                                      DecodeStepBuffers& b) const {
+                                      DecodeStepBuffers& b, const LayerNormWeights* next_ln,
+                                      Tensor* next_out) const {
   const int64_t n = lay.rows;
   const float eps = cfg_.layer_norm_eps;
   const auto meta = [&](int64_t offset) { return b.meta.slice_rows(offset, offset + n); };
   const int64_t at = lay.layer(index);
   const Tensor self_k = meta(at), self_v = meta(at + n), cross_k = meta(at + 2 * n),
                cross_v = meta(at + 3 * n), positions = meta(lay.positions());
-  // Self-attention: the new K/V rows go into each sequence's cache, then every row attends its
-  // cache up to and including its own position.
-  ops::layer_norm(b.x, l.self_ln.gamma, l.self_ln.beta, eps, b.h);
-  ops::linear(b.h, l.self_attn.q_w, &l.self_attn.q_b, b.q);
-  ops::linear(b.h, l.self_attn.k_w, nullptr, b.k_new);
-  ops::linear(b.h, l.self_attn.v_w, &l.self_attn.v_b, b.v_new);
-  ops::scatter_rows(b.k_new, self_k, positions);
-  ops::scatter_rows(b.v_new, self_v, positions);
-  ops::attention_rows(b.q, ops::KvTable{self_k, self_v, meta(lay.self_keys()), lay.max_self_keys},
+  // Self-attention (b.h = self_ln(x) on entry): one GEMM for q | k | v, the new K/V rows into
+  // each sequence's cache (one launch for both), then every row attends its cache up to and
+  // including its own position, q read in place from the fused rows.
+  const int64_t d = b.x.dim(1);
+  ops::linear(b.h, l.self_attn.qkv_w, &l.self_attn.qkv_b, b.qkv);
+  ops::scatter_kv_rows(b.qkv, d, self_k, self_v, positions);
+  ops::attention_rows(b.qkv, ops::KvTable{self_k, self_v, meta(lay.self_keys()), lay.max_self_keys},
                       cfg_.n_text_head, b.a, b.attn_ws);
-  ops::linear(b.a, l.self_attn.o_w, &l.self_attn.o_b, b.h);
-  ops::add_(b.x, b.h);
+  ops::linear(b.a, l.self_attn.o_w, &l.self_attn.o_b, b.o);
+  ops::add_layer_norm(b.x, b.o, l.cross_ln.gamma, l.cross_ln.beta, eps, b.h);
   // Cross-attention over each sequence's window.
-  ops::layer_norm(b.x, l.cross_ln.gamma, l.cross_ln.beta, eps, b.h);
   ops::linear(b.h, l.cross_attn.q_w, &l.cross_attn.q_b, b.q);
   ops::attention_rows(b.q,
                       ops::KvTable{cross_k, cross_v, meta(lay.cross_keys()), lay.max_cross_keys},
                       cfg_.n_text_head, b.a, b.attn_ws);
-  ops::linear(b.a, l.cross_attn.o_w, &l.cross_attn.o_b, b.h);
-  ops::add_(b.x, b.h);
-  // x += fc2(gelu(fc1(ln(x)))), as mlp_block.
-  ops::layer_norm(b.x, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h);
-  ops::linear(b.h, l.mlp.fc1_w, &l.mlp.fc1_b, b.f);
-  ops::gelu_(b.f);
-  ops::linear(b.f, l.mlp.fc2_w, &l.mlp.fc2_b, b.h);
-  ops::add_(b.x, b.h);
+  ops::linear(b.a, l.cross_attn.o_w, &l.cross_attn.o_b, b.o);
+  ops::add_layer_norm(b.x, b.o, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h);
+  // x += fc2(gelu(fc1(h))), as mlp_block, then the next norm.
+  ops::linear(b.h, l.mlp.fc1_w, nullptr, b.f);
+  ops::bias_gelu_(b.f, l.mlp.fc1_b);
+  ops::linear(b.f, l.mlp.fc2_w, &l.mlp.fc2_b, b.o);
+  if (next_ln)
+    ops::add_layer_norm(b.x, b.o, next_ln->gamma, next_ln->beta, eps, *next_out);
+  else
+    ops::add_(b.x, b.o);
 }
 
 void WhisperModel::set_decode_graphs(const DecodeGraphOptions& options) {

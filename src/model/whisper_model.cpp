@@ -26,6 +26,41 @@ void layer_norm(const Tensor& x, const LayerNormWeights& w, float eps, Tensor& y
   ops::layer_norm(x, w.gamma, w.beta, eps, y);
 }
 
+// x += h; y = w(x), one fused op.
+void add_layer_norm(Tensor& x, const Tensor& h, const LayerNormWeights& w, float eps, Tensor& y) {
+  ops::add_layer_norm(x, h, w.gamma, w.beta, eps, y);
+}
+
+// fp32 host tensors stacked along their first dimension (all [*, ...rest] alike); an entry of
+// rank 0 (Tensor()) stands for zero_rows[i] rows of zeros (the bias k does not have).
+Tensor concat_rows(const std::vector<Tensor>& parts, const std::vector<int64_t>& zero_rows) {
+  int64_t rows = 0, row_elems = 1;
+  Shape rest;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].ndim() == 0) {
+      rows += zero_rows[i];
+      continue;
+    }
+    rows += parts[i].dim(0);
+    rest.assign(parts[i].shape().begin() + 1, parts[i].shape().end());
+  }
+  for (const int64_t r : rest) row_elems *= r;
+  Shape shape{rows};
+  shape.insert(shape.end(), rest.begin(), rest.end());
+  Tensor out = Tensor::zeros(DType::kF32, shape);
+  float* dst = out.data<float>();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].ndim() == 0) {
+      dst += zero_rows[i] * row_elems;
+      continue;
+    }
+    const Tensor h = host_f32(parts[i]);
+    std::memcpy(dst, h.data<float>(), size_t(h.numel()) * sizeof(float));
+    dst += h.numel();
+  }
+  return out;
+}
+
 void check_placement(const ModelPlacement& p) {
   if (p.device == Device::kCpu) {
     HARK_CHECK(p.dtype == DType::kF32, ErrorKind::kUnsupported,
@@ -57,18 +92,38 @@ LayerNormWeights WhisperModel::load_ln(const Checkpoint& c, const std::string& p
 // Quantised on the host from the fp32 weight; only the int8 values and scales reach the device
 // (the fp32 temporary is freed on return).
 ops::LinearWeight WhisperModel::load_linear(const Checkpoint& c, const std::string& name) const {
-  if (!place_.int8_weights) return {load(c, name), {}};
-  const ops::LinearWeight q = ops::quantize_int8(f32(c, name));
+  return place_linear(f32(c, name));
+}
+
+ops::LinearWeight WhisperModel::place_linear(const Tensor& w) const {
+  if (!place_.int8_weights) return {place(w), {}};
+  const ops::LinearWeight q = ops::quantize_int8(w);
   return {q.w.to(place_.device), q.scale.to(place_.device)};
 }
 
-AttentionWeights WhisperModel::load_attn(const Checkpoint& c, const std::string& p) const {
-  AttentionWeights a;
+// Quantisation is per output row, so quantising the concatenation gives exactly the
+// concatenation of the separately quantised weights and scales. The fp32 concatenation is a host
+// temporary; only the placed copy stays.
+SelfAttentionWeights WhisperModel::load_self_attn(const Checkpoint& c, const std::string& p) const {
+  SelfAttentionWeights a;
+  const Tensor q = f32(c, p + ".q_proj.weight");
+  a.qkv_w = place_linear(
+      concat_rows({q, f32(c, p + ".k_proj.weight"), f32(c, p + ".v_proj.weight")}, {0, 0, 0}));
+  a.qkv_b = place(concat_rows({f32(c, p + ".q_proj.bias"), Tensor(), f32(c, p + ".v_proj.bias")},
+                              {0, q.dim(0), 0}));
+  a.o_w = load_linear(c, p + ".out_proj.weight");
+  a.o_b = load(c, p + ".out_proj.bias");
+  return a;
+}
+
+CrossAttentionWeights WhisperModel::load_cross_attn(const Checkpoint& c,
+                                                    const std::string& p) const {
+  CrossAttentionWeights a;
   a.q_w = load_linear(c, p + ".q_proj.weight");
   a.q_b = load(c, p + ".q_proj.bias");
-  a.k_w = load_linear(c, p + ".k_proj.weight");
-  a.v_w = load_linear(c, p + ".v_proj.weight");
-  a.v_b = load(c, p + ".v_proj.bias");
+  const Tensor k = f32(c, p + ".k_proj.weight");
+  a.kv_w = place_linear(concat_rows({k, f32(c, p + ".v_proj.weight")}, {0, 0}));
+  a.kv_b = place(concat_rows({Tensor(), f32(c, p + ".v_proj.bias")}, {k.dim(0), 0}));
   a.o_w = load_linear(c, p + ".out_proj.weight");
   a.o_b = load(c, p + ".out_proj.bias");
   return a;
@@ -83,20 +138,17 @@ Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
   return Tensor::empty_on(place_.device, place_.dtype, {rows, cols});
 }
 
-// x += fc2(gelu(fc1(ln(x))))
-void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x) const {
-  const LayerNormWeights& ln = w.ln;
-  const ops::LinearWeight &fc1_w = w.fc1_w, &fc2_w = w.fc2_w;
-  const Tensor &fc1_b = w.fc1_b, &fc2_b = w.fc2_b;
-  const int64_t n = x.dim(0);
-  Tensor h = alloc(n, x.dim(1));
-  layer_norm(x, ln, cfg_.layer_norm_eps, h);
-  Tensor f = alloc(n, fc1_w.dim(0));
-  ops::linear(h, fc1_w, &fc1_b, f);
-  ops::gelu_(f);
-  Tensor o = alloc(n, x.dim(1));
-  ops::linear(f, fc2_w, &fc2_b, o);
-  ops::add_(x, o);
+// x += fc2(gelu(fc1(h))), h = w.ln(x); then y = next_ln(x).
+void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x, const Tensor& h, Tensor& o,
+                             const LayerNormWeights* next_ln, Tensor& y) const {
+  Tensor f = alloc(x.dim(0), w.fc1_w.dim(0));
+  ops::linear(h, w.fc1_w, nullptr, f);
+  ops::bias_gelu_(f, w.fc1_b);
+  ops::linear(f, w.fc2_w, &w.fc2_b, o);
+  if (next_ln)
+    add_layer_norm(x, o, *next_ln, cfg_.layer_norm_eps, y);
+  else
+    ops::add_(x, o);
 }
 
 WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
@@ -111,7 +163,7 @@ WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
     const std::string p = "encoder.layers." + std::to_string(i);
     EncoderLayer l;
     l.attn_ln = load_ln(c, p + ".self_attn_layer_norm");
-    l.attn = load_attn(c, p + ".self_attn");
+    l.attn = load_self_attn(c, p + ".self_attn");
     l.mlp = load_mlp(c, p);
     enc_layers_.push_back(std::move(l));
   }
@@ -122,9 +174,9 @@ WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
     const std::string p = "decoder.layers." + std::to_string(i);
     DecoderLayer l;
     l.self_ln = load_ln(c, p + ".self_attn_layer_norm");
-    l.self_attn = load_attn(c, p + ".self_attn");
+    l.self_attn = load_self_attn(c, p + ".self_attn");
     l.cross_ln = load_ln(c, p + ".encoder_attn_layer_norm");
-    l.cross_attn = load_attn(c, p + ".encoder_attn");
+    l.cross_attn = load_cross_attn(c, p + ".encoder_attn");
     l.mlp = load_mlp(c, p);
     dec_layers_.push_back(std::move(l));
   }
@@ -171,26 +223,37 @@ Tensor WhisperModel::encode_batch(const Tensor& mels) const {
   }
   Tensor per_window = x.reshape({batch, n_ctx * d});
   ops::add_rows_(per_window, enc_pos_.slice_rows(0, n_ctx).reshape({n_ctx * d}));
-  for (const EncoderLayer& l : enc_layers_) encoder_layer(l, batch, x);
-  layer_norm(x, enc_ln_, cfg_.layer_norm_eps, x);
+  if (enc_layers_.empty()) {
+    layer_norm(x, enc_ln_, cfg_.layer_norm_eps, x);
+    return x.reshape({batch, n_ctx, d});
+  }
+  // Each residual add runs fused with the layer norm after it (the next layer's first, or the
+  // final one, in place in x).
+  Tensor h = alloc(batch * n_ctx, d);
+  layer_norm(x, enc_layers_[0].attn_ln, cfg_.layer_norm_eps, h);
+  for (size_t i = 0; i < enc_layers_.size(); ++i) {
+    const bool last = i + 1 == enc_layers_.size();
+    encoder_layer(enc_layers_[i], batch, x, h, last ? enc_ln_ : enc_layers_[i + 1].attn_ln,
+                  last ? x : h);
+  }
   return x.reshape({batch, n_ctx, d});
 }
 
-void WhisperModel::encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x) const {
+void WhisperModel::encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x, Tensor& h,
+                                 const LayerNormWeights& next_ln, Tensor& y) const {
   const int64_t n = x.dim(0), d = x.dim(1), t = n / batch;
-  Tensor h = alloc(n, d);
-  layer_norm(x, l.attn_ln, cfg_.layer_norm_eps, h);
-  Tensor q = alloc(n, d), k = alloc(n, d), v = alloc(n, d);
-  ops::linear(h, l.attn.q_w, &l.attn.q_b, q);
-  ops::linear(h, l.attn.k_w, nullptr, k);
-  ops::linear(h, l.attn.v_w, &l.attn.v_b, v);
   Tensor a = alloc(n, d);
-  Tensor a3 = a.reshape({batch, t, d});
-  ops::attention_batched(q.reshape({batch, t, d}), k.reshape({batch, t, d}),
-                         v.reshape({batch, t, d}), cfg_.n_audio_head, a3);
-  ops::linear(a, l.attn.o_w, &l.attn.o_b, h);
-  ops::add_(x, h);
-  mlp_block(l.mlp, x);
+  {
+    Tensor qkv = alloc(n, 3 * d);
+    ops::linear(h, l.attn.qkv_w, &l.attn.qkv_b, qkv);
+    Tensor a3 = a.reshape({batch, t, d});
+    ops::attention_batched_qkv(qkv.reshape({batch, t, 3 * d}), cfg_.n_audio_head, a3);
+  }
+  Tensor o = alloc(n, d);
+  ops::linear(a, l.attn.o_w, &l.attn.o_b, o);
+  add_layer_norm(x, o, l.mlp.ln, cfg_.layer_norm_eps, h);
+  a = Tensor();
+  mlp_block(l.mlp, x, h, o, &next_ln, y);
 }
 
 DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
@@ -200,10 +263,12 @@ DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
              cfg_.n_text_state);
   DecoderState st;
   const int64_t d = cfg_.n_text_state;
+  Tensor kv = alloc(enc.dim(0), 2 * d);
   for (const DecoderLayer& l : dec_layers_) {
     Tensor k = alloc(enc.dim(0), d), v = alloc(enc.dim(0), d);
-    ops::linear(enc, l.cross_attn.k_w, nullptr, k);
-    ops::linear(enc, l.cross_attn.v_w, &l.cross_attn.v_b, v);
+    ops::linear(enc, l.cross_attn.kv_w, &l.cross_attn.kv_b, kv);
+    ops::copy_columns(kv, 0, k);
+    ops::copy_columns(kv, d, v);
     st.cross_k.push_back(std::move(k));
     st.cross_v.push_back(std::move(v));
     st.self_k.push_back(Tensor::zeros_on(place_.device, place_.dtype, {cfg_.n_text_ctx, d}));
@@ -233,37 +298,48 @@ Tensor WhisperModel::decode(DecoderState& st, std::span<const int> tokens, bool 
   }
   Tensor x = place(x_host);
   if (st.cross_attention_out) st.cross_attention_out->clear();
-  for (size_t i = 0; i < dec_layers_.size(); ++i) decoder_layer(dec_layers_[i], int(i), st, x);
+  // Each residual add runs fused with the layer norm after it; the last one with the final norm
+  // (over all n rows: a norm is per row, so the last row's is the same).
+  Tensor h = alloc(n, d);
+  if (dec_layers_.empty()) {
+    layer_norm(x, dec_ln_, cfg_.layer_norm_eps, h);
+  } else {
+    layer_norm(x, dec_layers_[0].self_ln, cfg_.layer_norm_eps, h);
+    for (size_t i = 0; i < dec_layers_.size(); ++i) {
+      const bool last = i + 1 == dec_layers_.size();
+      decoder_layer(dec_layers_[i], int(i), st, x, h, last ? dec_ln_ : dec_layers_[i + 1].self_ln);
+    }
+  }
   st.n_past += int(n);
 
-  Tensor last = all_logits ? x : x.slice_rows(n - 1, n);
-  Tensor h = alloc(last.dim(0), d);
-  layer_norm(last, dec_ln_, cfg_.layer_norm_eps, h);
-  Tensor logits = alloc(last.dim(0), cfg_.n_vocab);
-  ops::matmul_nt(h, tok_emb_, logits);
+  const Tensor hl = all_logits ? h : h.slice_rows(n - 1, n);
+  Tensor logits = alloc(hl.dim(0), cfg_.n_vocab);
+  ops::matmul_nt(hl, tok_emb_, logits);
   return host_f32(logits);
 }
 
-void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState& st,
-                                 Tensor& x) const {
+void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x,
+                                 Tensor& h, const LayerNormWeights& next_ln) const {
   const int64_t n = x.dim(0), d = x.dim(1);
   const int64_t past = st.n_past;
-  Tensor h = alloc(n, d);
-  // Self-attention over the cache plus the new positions.
-  layer_norm(x, l.self_ln, cfg_.layer_norm_eps, h);
-  Tensor q = alloc(n, d);
-  ops::linear(h, l.self_attn.q_w, &l.self_attn.q_b, q);
-  Tensor k_new = st.self_k[size_t(index)].slice_rows(past, past + n);
-  Tensor v_new = st.self_v[size_t(index)].slice_rows(past, past + n);
-  ops::linear(h, l.self_attn.k_w, nullptr, k_new);
-  ops::linear(h, l.self_attn.v_w, &l.self_attn.v_b, v_new);
-  Tensor a = alloc(n, d);
-  ops::attention(q, st.self_k[size_t(index)].slice_rows(0, past + n),
-                 st.self_v[size_t(index)].slice_rows(0, past + n), cfg_.n_text_head, past, a);
-  ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, h);
-  ops::add_(x, h);
+  const float eps = cfg_.layer_norm_eps;
+  // Self-attention over the cache plus the new positions: one GEMM for q | k | v, the new K/V
+  // rows copied into the cache, q read in place.
+  Tensor a = alloc(n, d), o = alloc(n, d);
+  {
+    Tensor qkv = alloc(n, 3 * d);
+    ops::linear(h, l.self_attn.qkv_w, &l.self_attn.qkv_b, qkv);
+    Tensor k_new = st.self_k[size_t(index)].slice_rows(past, past + n);
+    Tensor v_new = st.self_v[size_t(index)].slice_rows(past, past + n);
+    ops::copy_columns(qkv, d, k_new);
+    ops::copy_columns(qkv, 2 * d, v_new);
+    ops::attention(qkv, st.self_k[size_t(index)].slice_rows(0, past + n),
+                   st.self_v[size_t(index)].slice_rows(0, past + n), cfg_.n_text_head, past, a);
+  }
+  ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, o);
+  add_layer_norm(x, o, l.cross_ln, eps, h);
   // Cross-attention over the window's encoder output.
-  layer_norm(x, l.cross_ln, cfg_.layer_norm_eps, h);
+  Tensor q = alloc(n, d);
   ops::linear(h, l.cross_attn.q_w, &l.cross_attn.q_b, q);
   Tensor weights;
   if (st.cross_attention_out) {
@@ -273,16 +349,19 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
                  st.cross_attention_out ? &weights : nullptr);
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
-  ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, h);
-  ops::add_(x, h);
-  mlp_block(l.mlp, x);
+  ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, o);
+  add_layer_norm(x, o, l.mlp.ln, eps, h);
+  mlp_block(l.mlp, x, h, o, &next_ln, h);
 }
 
 size_t WhisperModel::weight_bytes() const {
   const auto ln = [](const LayerNormWeights& w) { return w.gamma.nbytes() + w.beta.nbytes(); };
-  const auto attn = [](const AttentionWeights& a) {
-    return a.q_w.nbytes() + a.k_w.nbytes() + a.v_w.nbytes() + a.o_w.nbytes() + a.q_b.nbytes() +
-           a.v_b.nbytes() + a.o_b.nbytes();
+  const auto attn = [](const SelfAttentionWeights& a) {
+    return a.qkv_w.nbytes() + a.o_w.nbytes() + a.qkv_b.nbytes() + a.o_b.nbytes();
+  };
+  const auto cross = [](const CrossAttentionWeights& a) {
+    return a.q_w.nbytes() + a.kv_w.nbytes() + a.o_w.nbytes() + a.q_b.nbytes() + a.kv_b.nbytes() +
+           a.o_b.nbytes();
   };
   const auto mlp = [&](const MlpWeights& m) {
     return ln(m.ln) + m.fc1_w.nbytes() + m.fc1_b.nbytes() + m.fc2_w.nbytes() + m.fc2_b.nbytes();
@@ -291,7 +370,7 @@ size_t WhisperModel::weight_bytes() const {
              enc_pos_.nbytes() + ln(enc_ln_) + tok_emb_.nbytes() + dec_pos_.nbytes() + ln(dec_ln_);
   for (const EncoderLayer& l : enc_layers_) n += ln(l.attn_ln) + attn(l.attn) + mlp(l.mlp);
   for (const DecoderLayer& l : dec_layers_)
-    n += ln(l.self_ln) + attn(l.self_attn) + ln(l.cross_ln) + attn(l.cross_attn) + mlp(l.mlp);
+    n += ln(l.self_ln) + attn(l.self_attn) + ln(l.cross_ln) + cross(l.cross_attn) + mlp(l.mlp);
   return n;
 }
 

@@ -19,16 +19,28 @@ namespace hark::model {
 
 // Linear layers' weights are ops::LinearWeight: float, or int8 with per-channel scales when the
 // placement asks for int8 weights.
-struct AttentionWeights {
-  ops::LinearWeight q_w, k_w, v_w, o_w;
-  Tensor q_b, v_b, o_b;  // k has no bias in Whisper
+// Self-attention (encoder and decoder): the q, k and v projections are fused at load into one
+// [3d, d] weight (rows q | k | v; int8: the rows and their scales concatenated) and one [3d] bias
+// (q_b | 0 | v_b: k has no bias in Whisper), so one GEMM gives each row's q | k | v, which the
+// attention ops read in place. Only the fused copy is kept.
+struct SelfAttentionWeights {
+  ops::LinearWeight qkv_w, o_w;
+  Tensor qkv_b, o_b;
+};
+
+// Cross-attention: q from the decoder's rows; k | v fused ([2d, d], bias 0 | v_b), computed once
+// per window over the encoder output (WhisperModel::begin_window).
+struct CrossAttentionWeights {
+  ops::LinearWeight q_w, kv_w, o_w;
+  Tensor q_b, kv_b, o_b;
 };
 
 struct LayerNormWeights {
   Tensor gamma, beta;
 };
 
-// The feed-forward block of every layer: x += fc2(gelu(fc1(ln(x)))).
+// The feed-forward block of every layer: x += fc2(gelu(fc1(ln(x)))) (fc1's bias is added by
+// ops::bias_gelu_ together with the GELU).
 struct MlpWeights {
   LayerNormWeights ln;
   ops::LinearWeight fc1_w;
@@ -39,15 +51,15 @@ struct MlpWeights {
 
 struct EncoderLayer {
   LayerNormWeights attn_ln;
-  AttentionWeights attn;
+  SelfAttentionWeights attn;
   MlpWeights mlp;
 };
 
 struct DecoderLayer {
   LayerNormWeights self_ln;
-  AttentionWeights self_attn;
+  SelfAttentionWeights self_attn;
   LayerNormWeights cross_ln;
-  AttentionWeights cross_attn;
+  CrossAttentionWeights cross_attn;
   MlpWeights mlp;
 };
 
@@ -162,21 +174,34 @@ class WhisperModel {
   Tensor load(const Checkpoint& c, const std::string& name) const;
   LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;
   ops::LinearWeight load_linear(const Checkpoint& c, const std::string& name) const;
-  AttentionWeights load_attn(const Checkpoint& c, const std::string& prefix) const;
+  // A linear weight from an fp32 host tensor (int8-quantised when the placement asks).
+  ops::LinearWeight place_linear(const Tensor& w) const;
+  SelfAttentionWeights load_self_attn(const Checkpoint& c, const std::string& prefix) const;
+  CrossAttentionWeights load_cross_attn(const Checkpoint& c, const std::string& prefix) const;
   MlpWeights load_mlp(const Checkpoint& c, const std::string& layer_prefix) const;
   Tensor place(const Tensor& t) const;  // any float tensor -> the placement's device and dtype
   Tensor alloc(int64_t rows, int64_t cols) const;
-  void mlp_block(const MlpWeights& w, Tensor& x) const;
-  void encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x) const;
+  // x += fc2(gelu(fc1(h))) with h = mlp.ln(x) given; then y = next_ln(x) (ops::add_layer_norm),
+  // or with next_ln null only the add. o: scratch [rows, d] (not h or y); h may be y.
+  void mlp_block(const MlpWeights& w, Tensor& x, const Tensor& h, Tensor& o,
+                 const LayerNormWeights* next_ln, Tensor& y) const;
+  // On entry h = l.attn_ln(x); on return x is the layer's output and y = next_ln(x) (y: h or x).
+  void encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x, Tensor& h,
+                     const LayerNormWeights& next_ln, Tensor& y) const;
   void encoder_stem(const Tensor& mel, Tensor& x_rows) const;
   // decode_batch's step body: every op reads its per-row data from b.meta (laid out by `lay`)
   // and writes only b's tensors and the caches, so it can be recorded once and replayed.
   void decode_step(const DecodeStepLayout& lay, DecodeStepBuffers& b) const;
+  // On entry b.h = l.self_ln(b.x); on return b.x is the layer's output and *next_out =
+  // next_ln(b.x) when next_ln is set (else only the residual add).
   void decoder_layer_step(const DecoderLayer& l, int index, const DecodeStepLayout& lay,
-                          DecodeStepBuffers& b) const;
+                          DecodeStepBuffers& b, const LayerNormWeights* next_ln,
+                          Tensor* next_out) const;
   DecodeStepBuffers step_buffers(const DecodeStepLayout& lay) const;
   std::shared_ptr<DecodeGraphs> graphs_;
-  void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x) const;
+  // On entry h = l.self_ln(x); on return x is the layer's output and h = next_ln(x).
+  void decoder_layer(const DecoderLayer& l, int index, DecoderState& st, Tensor& x, Tensor& h,
+                     const LayerNormWeights& next_ln) const;
 };
 
 }  // namespace hark::model

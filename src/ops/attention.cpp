@@ -13,13 +13,14 @@ void check_attention(detail::OpCheck& c, const Tensor& q, const Tensor& k, const
                      int n_head, const Tensor& out, const Tensor* weights) {
   c.tensor("q", q, 2).tensor("k", k, 2).tensor("v", v, 2).tensor("out", out, 2);
   if (weights) c.tensor("weights", *weights, 3);
-  const int64_t d = q.dim(1), tq = q.dim(0), tk = k.dim(0);
-  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "q {} does not split into {} heads",
-            shape_str(q.shape()), n_head);
+  const int64_t d = out.dim(1), tq = q.dim(0), tk = k.dim(0);
+  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "{} {} does not split into {} heads",
+            q.dim(1) == d ? "q" : "out", shape_str(q.dim(1) == d ? q.shape() : out.shape()),
+            n_head);
   c.require(k.dim(1) == d && v.shape() == k.shape(), "q {}, k {} and v {} disagree on H*Dh or Tk",
             shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
   c.require(tk >= 1, "k {} has no keys", shape_str(k.shape()));
-  c.require(out.shape() == q.shape(), "out {} should have the shape of q {}",
+  c.require(out.dim(0) == tq && q.dim(1) >= d, "out {} should be q {} or its first columns",
             shape_str(out.shape()), shape_str(q.shape()));
   for (const auto& [name, t] : {std::pair{"q", &q}, {"k", &k}, {"v", &v}})
     c.disjoint("out", out, name, *t);
@@ -42,18 +43,18 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, in
   switch (c.device()) {
     case Device::kCpu: {
       c.kernel_dtype(DType::kF32);
-      const int64_t d = q.dim(1);
+      const int64_t d = out.dim(1);
       const backends::cpu::AttentionDims dims{q.dim(0), k.dim(0), n_head, d / n_head, causal_offset,
-                                              d,        d,        d,      d};
+                                              q.dim(1), d,        d,      d};
       backends::cpu::attention(q.data<float>(), k.data<float>(), v.data<float>(), dims,
                                out.data<float>(), weights ? weights->data<float>() : nullptr);
       return;
     }
     case Device::kCuda: {
 #ifdef HARK_HAVE_CUDA
-      const int64_t d = q.dim(1);
+      const int64_t d = out.dim(1);
       const backends::cuda::AttentionDims dims{
-          q.dim(0), k.dim(0), n_head, d / n_head, causal_offset, d, d, d, d};
+          q.dim(0), k.dim(0), n_head, d / n_head, causal_offset, q.dim(1), d, d, d};
       backends::cuda::attention(c.dtype(), q.raw(), k.raw(), v.raw(), dims, out.data<void>(),
                                 weights ? weights->data<void>() : nullptr);
       return;

@@ -1,5 +1,6 @@
-// The ops of batched decoding: attention_batched (the encoder over B windows), attention_rows
-// (ragged decoder attention), embed_rows, scatter_rows, gather_rows and argmax_rows; the
+// The ops of batched decoding: attention_batched and attention_batched_qkv (the encoder over B
+// windows), attention_rows (ragged decoder attention), embed_rows, scatter_rows, scatter_kv_rows,
+// gather_rows and argmax_rows; the
 // overloads whose per-row data live in I64 tensors on the device (graph-safe: they allocate and
 // read back nothing), and copy_from_host that fills those tensors.
 #include <algorithm>
@@ -46,6 +47,46 @@ void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_
       const backends::cuda::FlashAttentionDims dims{b, tq, tk,     n_head, d / n_head, d,     d,
                                                     d, d,  tq * d, tk * d, tk * d,     tq * d};
       backends::cuda::attention_batched(c.dtype(), q.raw(), k.raw(), v.raw(), dims,
+                                        out.data<void>());
+      return;
+#else
+      break;
+#endif
+    }
+  }
+  c.unsupported_device();
+}
+
+void attention_batched_qkv(const Tensor& qkv, int n_head, Tensor& out) {
+  detail::OpCheck c("attention_batched_qkv");
+  c.tensor("qkv", qkv, 3).tensor("out", out, 3);
+  const int64_t b = qkv.dim(0), t = qkv.dim(1), d = out.dim(2), ld = qkv.dim(2);
+  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "out {} does not split into {} heads",
+            shape_str(out.shape()), n_head);
+  c.require(out.dim(0) == b && out.dim(1) == t && ld == 3 * d,
+            "qkv {} should be [B, T, 3 * D] for out {}", shape_str(qkv.shape()),
+            shape_str(out.shape()));
+  c.require(t >= 1, "qkv {} has no keys", shape_str(qkv.shape()));
+  c.disjoint("out", out, "qkv", qkv);
+  c.blas_sizes({t, t, ld});
+  switch (c.device()) {
+    case Device::kCpu: {
+      c.kernel_dtype(DType::kF32);
+      const backends::cpu::AttentionDims dims{t, t, n_head, d / n_head, -1, ld, ld, ld, d};
+      for (int64_t i = 0; i < b; ++i) {
+        const float* base = qkv.data<float>() + i * t * ld;
+        backends::cpu::attention(base, base + d, base + 2 * d, dims, out.data<float>() + i * t * d,
+                                 nullptr);
+      }
+      return;
+    }
+    case Device::kCuda: {
+#ifdef HARK_HAVE_CUDA
+      const backends::cuda::FlashAttentionDims dims{b,  t, t,      n_head, d / n_head, ld,   ld,
+                                                    ld, d, t * ld, t * ld, t * ld,     t * d};
+      const size_t es = dtype_size(c.dtype());
+      const char* base = static_cast<const char*>(qkv.raw());
+      backends::cuda::attention_batched(c.dtype(), base, base + d * es, base + 2 * d * es, dims,
                                         out.data<void>());
       return;
 #else
@@ -220,17 +261,17 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
                     Tensor& workspace) {
   detail::OpCheck c("attention_rows");
   c.tensor("q", q, 2).tensor("out", out, 2);
-  const int64_t rows = q.dim(0), d = q.dim(1);
-  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "q {} does not split into {} heads",
-            shape_str(q.shape()), n_head);
-  c.require(out.shape() == q.shape(), "out {} should have the shape of q {}",
+  const int64_t rows = q.dim(0), d = out.dim(1), ld_q = q.dim(1);
+  c.require(n_head >= 1 && d >= n_head && d % n_head == 0, "out {} does not split into {} heads",
+            shape_str(out.shape()), n_head);
+  c.require(out.dim(0) == rows && ld_q >= d, "out {} should be q {} or its first columns",
             shape_str(out.shape()), shape_str(q.shape()));
   c.disjoint("out", out, "q", q);
   c.require(kv.max_keys >= 1, "max_keys {} < 1", kv.max_keys);
   index_tensor(c, "keys", kv.keys, rows);
   index_tensor(c, "values", kv.values, rows);
   index_tensor(c, "n_keys", kv.n_keys, rows);
-  const int64_t need = attention_rows_workspace(q, n_head, kv.max_keys);
+  const int64_t need = attention_rows_workspace(out, n_head, kv.max_keys);
   if (need > 0)
     c.require(workspace.dtype() == DType::kF32 && workspace.device() == c.device() &&
                   workspace.numel() >= need,
@@ -248,14 +289,14 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
         v_ptr[size_t(r)] = at_address<const float>(i64(kv.values)[r]);
         n_keys[size_t(r)] = int(n);
       }
-      const backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, d, d, d};
+      const backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
       backends::cpu::attention_rows(q.data<float>(), k_ptr.data(), v_ptr.data(), n_keys.data(),
                                     dims, out.data<float>());
       return;
     }
     case Device::kCuda: {
 #ifdef HARK_HAVE_CUDA
-      const backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, d, d, d};
+      const backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
       backends::cuda::attention_rows_indexed(
           c.dtype(), q.raw(), i64(kv.keys), i64(kv.values), i64(kv.n_keys), kv.max_keys, dims,
           need > 0 ? workspace.data<float>() : nullptr, out.data<void>());
@@ -324,6 +365,39 @@ void scatter_rows(const Tensor& src, const Tensor& dst, const Tensor& positions)
     case Device::kCuda:
 #ifdef HARK_HAVE_CUDA
       backends::cuda::scatter_rows_indexed(c.dtype(), src.raw(), i64(dst), i64(positions), rows, d);
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void scatter_kv_rows(const Tensor& kv, int64_t d, const Tensor& k_dst, const Tensor& v_dst,
+                     const Tensor& positions) {
+  detail::OpCheck c("scatter_kv_rows");
+  c.tensor("kv", kv, 2);
+  const int64_t rows = kv.dim(0), ld = kv.dim(1);
+  c.require(d >= 1 && 2 * d <= ld, "kv {} has no K and V blocks of width {}", shape_str(kv.shape()),
+            d);
+  index_tensor(c, "k_dst", k_dst, rows);
+  index_tensor(c, "v_dst", v_dst, rows);
+  index_tensor(c, "positions", positions, rows);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t p = i64(positions)[r];
+        c.require(p >= 0, "row {}: position {} < 0", r, p);
+        const float* src = kv.data<float>() + r * ld + (ld - 2 * d);
+        std::memcpy(at_address<float>(i64(k_dst)[r]) + p * d, src, size_t(d) * sizeof(float));
+        std::memcpy(at_address<float>(i64(v_dst)[r]) + p * d, src + d, size_t(d) * sizeof(float));
+      }
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::scatter_kv_rows_indexed(c.dtype(), kv.raw(), ld, i64(k_dst), i64(v_dst),
+                                              i64(positions), rows, d);
       return;
 #else
       break;

@@ -1,4 +1,4 @@
-// gelu_, add_, add_rows_ and softmax_: the in-place ops.
+// gelu_, bias_gelu_, add_, add_rows_ and softmax_: the in-place ops.
 #include "backends/cpu/kernels.h"
 #ifdef HARK_HAVE_CUDA
 #include "backends/cuda/kernels.h"
@@ -19,6 +19,29 @@ void gelu_(Tensor& x) {
     case Device::kCuda:
 #ifdef HARK_HAVE_CUDA
       backends::cuda::gelu(c.dtype(), x.data<void>(), x.numel());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void bias_gelu_(Tensor& x, const Tensor& bias) {
+  detail::OpCheck c("bias_gelu_");
+  c.tensor("x", x, -1).tensor("bias", bias, 1);
+  const int64_t d = x.dim(-1);
+  c.require(bias.dim(0) == d, "bias {} should be [{}] for x {}", shape_str(bias.shape()), d,
+            shape_str(x.shape()));
+  c.disjoint("x", x, "bias", bias);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::bias_gelu(x.data<float>(), bias.data<float>(), detail::leading_rows(x), d);
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::bias_gelu(c.dtype(), x.data<void>(), bias.raw(), detail::leading_rows(x), d);
       return;
 #else
       break;

@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "backends/cpu/kernels.h"
 #ifdef HARK_HAVE_CUDA
 #include "backends/cuda/kernels.h"
@@ -29,6 +31,44 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float 
 #ifdef HARK_HAVE_CUDA
       backends::cuda::layer_norm(c.dtype(), x.raw(), gamma.raw(), beta.raw(), eps, y.data<void>(),
                                  detail::leading_rows(x), d);
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void add_layer_norm(Tensor& x, const Tensor& h, const Tensor& gamma, const Tensor& beta, float eps,
+                    Tensor& y) {
+  detail::OpCheck c("add_layer_norm");
+  c.tensor("x", x, -1).tensor("h", h, x.ndim()).tensor("gamma", gamma, 1);
+  c.tensor("beta", beta, 1).tensor("y", y, x.ndim());
+  const int64_t d = x.dim(-1);
+  c.require(h.shape() == x.shape() && y.shape() == x.shape(),
+            "h {} and y {} should have the shape of x {}", shape_str(h.shape()),
+            shape_str(y.shape()), shape_str(x.shape()));
+  c.require(gamma.dim(0) == d && beta.dim(0) == d, "gamma {} and beta {} should be [{}] for x {}",
+            shape_str(gamma.shape()), shape_str(beta.shape()), d, shape_str(x.shape()));
+  c.require(eps >= 0.0f, "eps {} is negative", eps);
+  c.same_or_disjoint("y", y, "x", x);
+  c.disjoint("x", x, "h", h);
+  c.disjoint("y", y, "h", h);
+  for (const auto& [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}}) {
+    c.disjoint("x", x, name, *t);
+    c.disjoint("y", y, name, *t);
+  }
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::add_layer_norm(x.data<float>(), h.data<float>(), gamma.data<float>(),
+                                    beta.data<float>(), eps, y.data<float>(),
+                                    detail::leading_rows(x), d);
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::add_layer_norm(c.dtype(), x.data<void>(), h.raw(), gamma.raw(), beta.raw(),
+                                     eps, y.data<void>(), detail::leading_rows(x), d);
       return;
 #else
       break;

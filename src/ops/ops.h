@@ -57,14 +57,30 @@ LinearWeight quantize_int8(const Tensor& w);
 // y may be x itself. Statistics are computed in double (matches a double reference to ~1e-7).
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);
 
+// Residual add fused with the layer norm that follows it: x += h, then y = LayerNorm(x) over the
+// last dimension (gamma/beta [D]), in one pass over the rows; x, h, y [M, D] (or [..., D]). x
+// keeps the sum, rounded to its dtype, and the norm is taken of that rounded sum (exactly add_
+// then layer_norm). y may be x itself (then only the normalised values remain); h must not
+// overlap x or y.
+void add_layer_norm(Tensor& x, const Tensor& h, const Tensor& gamma, const Tensor& beta, float eps,
+                    Tensor& y);
+
 // x = gelu(x) = x * Phi(x), exact (erf) form, in place; any shape.
 void gelu_(Tensor& x);
+
+// x[r, :] = gelu(x[r, :] + bias[:]) for x [M, D] (or [..., D]), bias [D]: a linear layer's bias and
+// the exact (erf) GELU in one pass (the sum is not rounded to the dtype before the GELU).
+void bias_gelu_(Tensor& x, const Tensor& bias);
 
 // x += y, elementwise, same shape; y may be x itself.
 void add_(Tensor& x, const Tensor& y);
 
 // x[r, :] += row[:] for every row r of x [M, D] (or [..., D]); row [D] or [1, D].
 void add_rows_(Tensor& x, const Tensor& row_block);
+
+// dst [R, W] = columns [col, col + W) of src [R, C]: a block of a fused projection (q | k | v)
+// copied out into a contiguous tensor (one strided 2-D copy).
+void copy_columns(const Tensor& src, int64_t col, Tensor& dst);
 
 // 1-D convolution over time, zero padding `pad` on both sides:
 //   x [C_in, T], w [C_out, C_in, K], b [C_out] -> y [C_out, T_out],
@@ -78,6 +94,8 @@ void transpose(const Tensor& x, Tensor& y);
 //   q [Tq, H*Dh], k [Tk, H*Dh], v [Tk, H*Dh] -> out [Tq, H*Dh], scale 1/sqrt(Dh).
 // causal_offset < 0: no mask. causal_offset >= 0: query i may attend keys j <= i + causal_offset
 // (decoding with a KV cache of causal_offset earlier positions).
+// q may be wider than out ([Tq, C], C >= H*Dh = out's width): the queries are the first H*Dh
+// columns of each row, read in place (q of a fused q | k | v projection).
 // If weights is non-null it receives the softmaxed attention [H, Tq, Tk] (word timing), with 0
 // for masked keys; every row sums to 1. Tk >= 1.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, int64_t causal_offset,
@@ -87,6 +105,10 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, in
 //   q [B, Tq, H*Dh], k, v [B, Tk, H*Dh] -> out [B, Tq, H*Dh], scale 1/sqrt(Dh).
 // On CUDA, F16/BF16 with Dh = 64 run the flash kernel (the scores never reach memory).
 void attention_batched(const Tensor& q, const Tensor& k, const Tensor& v, int n_head, Tensor& out);
+// The same over a fused projection: qkv [B, T, 3*H*Dh] holds q | k | v side by side in each row
+// (one GEMM over the concatenated weights); they are read in place (row stride 3*H*Dh) ->
+// out [B, T, H*Dh].
+void attention_batched_qkv(const Tensor& qkv, int n_head, Tensor& out);
 
 // The keys and values of attention_rows: for query row r, the K and V matrices it attends
 // (keys[r], values[r]: [T_r, H*Dh], contiguous, on the op's device and dtype) and how many of
@@ -133,12 +155,19 @@ struct KvTable {
 // on q's device (0 on the CPU).
 int64_t attention_rows_workspace(const Tensor& q, int n_head, int max_keys);
 // attention_rows over a KvTable; workspace: F32 with at least attention_rows_workspace(...)
-// elements (any tensor when that is 0), on q's device.
+// elements (any tensor when that is 0), on q's device. q may be wider than out ([R, C], C >= H*Dh
+// = out's width): the queries are the first H*Dh columns of each row (a fused q | k | v).
 void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out, Tensor& workspace);
 // embed_rows with ids_pos I64 [R, 2] (token id, position).
 void embed_rows(const Tensor& table, const Tensor& pos_table, const Tensor& ids_pos, Tensor& out);
 // scatter_rows with dst I64 [R] (addresses of [*, D] matrices) and positions I64 [R].
 void scatter_rows(const Tensor& src, const Tensor& dst, const Tensor& positions);
+// The K and V rows of a fused projection into the caches: for kv [R, C] with C >= 2*D, row r's
+// columns [C - 2D, C - D) go to row positions[r] of the [*, D] matrix at k_dst[r] and columns
+// [C - D, C) to the one at v_dst[r] (q | k | v with C = 3D, or k | v with C = 2D); one launch.
+// k_dst, v_dst, positions: I64 [R].
+void scatter_kv_rows(const Tensor& kv, int64_t d, const Tensor& k_dst, const Tensor& v_dst,
+                     const Tensor& positions);
 // out[i, :] = x[index[i], :] for x [R, D], index I64 [B], out [B, D].
 void gather_rows(const Tensor& x, const Tensor& index, Tensor& out);
 // dst (I64, numel == host.size(), any device) = host. On CUDA the copy is queued through pinned

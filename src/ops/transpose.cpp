@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include "backends/cpu/kernels.h"
 #ifdef HARK_HAVE_CUDA
 #include "backends/cuda/kernels.h"
@@ -21,6 +23,34 @@ void transpose(const Tensor& x, Tensor& y) {
     case Device::kCuda:
 #ifdef HARK_HAVE_CUDA
       backends::cuda::transpose(c.dtype(), x.raw(), y.data<void>(), x.dim(0), x.dim(1));
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void copy_columns(const Tensor& src, int64_t col, Tensor& dst) {
+  detail::OpCheck c("copy_columns");
+  c.tensor("src", src, 2).tensor("dst", dst, 2);
+  const int64_t rows = src.dim(0), cols = src.dim(1), w = dst.dim(1);
+  c.require(dst.dim(0) == rows && col >= 0 && col + w <= cols,
+            "dst {} is not a block of columns of src {} at column {}", shape_str(dst.shape()),
+            shape_str(src.shape()), col);
+  c.disjoint("dst", dst, "src", src);
+  switch (c.device()) {
+    case Device::kCpu: {
+      c.kernel_dtype(DType::kF32);
+      const float* s = src.data<float>() + col;
+      float* d = dst.data<float>();
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(d + r * w, s + r * cols, size_t(w) * sizeof(float));
+      return;
+    }
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::copy_columns(c.dtype(), src.raw(), rows, cols, col, w, dst.data<void>());
       return;
 #else
       break;

@@ -33,7 +33,24 @@ HARK_INLINE void add_span_body(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+// x[i] = gelu(x[i] + b[i]).
+template <int L>
+HARK_INLINE void bias_gelu_span_body(float* x, const float* b, int64_t n) {
+  using V = Vec<L>;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    const typename V::F v = V::load(x + i) + V::load(b + i);
+    V::store(x + i, v * V::normal_cdf(v));
+  }
+  if (i < n) {
+    const typename V::F v =
+        V::load_partial(x + i, n - i, 0.0f) + V::load_partial(b + i, n - i, 0.0f);
+    V::store_partial(x + i, v * V::normal_cdf(v), n - i);
+  }
+}
+
 HARK_CPU_DISPATCH(gelu_span, (float* x, int64_t n), (x, n))
+HARK_CPU_DISPATCH(bias_gelu_span, (float* x, const float* b, int64_t n), (x, b, n))
 HARK_CPU_DISPATCH(add_span, (float* x, const float* y, int64_t n), (x, y, n))
 
 // Calls fn(begin, end) on contiguous chunks covering [0, n), in parallel when n is large.
@@ -54,6 +71,12 @@ void for_chunks(int64_t n, Fn&& fn) {
 
 void gelu(float* x, int64_t n) {
   for_chunks(n, [&](int64_t b, int64_t e) { gelu_span(x + b, e - b); });
+}
+
+void bias_gelu(float* x, const float* bias, int64_t m, int64_t d) {
+  const int nt = threads_for(m * d, kMinPerThread);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < m; ++r) bias_gelu_span(x + r * d, bias, d);
 }
 
 void add(float* x, const float* y, int64_t n) {

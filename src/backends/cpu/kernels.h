@@ -28,8 +28,15 @@ void quantize_int8_rows(const float* w, int64_t n, int64_t k, int8_t* q, float* 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, float* y,
                 int64_t m, int64_t d);
 
+// Per row: x += h, then y = LayerNorm(x) as layer_norm. y may alias x; h never.
+void add_layer_norm(float* x, const float* h, const float* gamma, const float* beta, float eps,
+                    float* y, int64_t m, int64_t d);
+
 // x[i] = x[i] * Phi(x[i]), the exact (erf) GELU.
 void gelu(float* x, int64_t n);
+
+// x[r, c] = gelu(x[r, c] + bias[c]) for x[M, D].
+void bias_gelu(float* x, const float* bias, int64_t m, int64_t d);
 
 // x[i] += y[i].
 void add(float* x, const float* y, int64_t n);

@@ -1,9 +1,10 @@
-// Elementwise kernels: gelu (exact erf form, computed as 0.5 x erfc(-x / sqrt 2) so that the
-// negative tail keeps its relative precision), x += y, row and channel broadcasts of a bias.
-// Memory-bound; values go through fp32 for every dtype. gelu and add take two 16-bit elements
+// Elementwise kernels: gelu and bias + gelu (exact erf form, computed as 0.5 x erfc(-x / sqrt 2) so
+// that the negative tail keeps its relative precision), x += y, row and channel broadcasts of a
+// bias. Memory-bound; values go through fp32 for every dtype. gelu and add take two 16-bit elements
 // per 32-bit access when the buffer allows it; the row broadcast (every linear's bias) runs one
 // block row per matrix row, so no element needs a 64-bit division to find its bias. Fusion into
 // the GEMM epilogues is later work.
+#include <algorithm>
 #include <type_traits>
 
 #include "backends/cuda/common.cuh"
@@ -13,6 +14,10 @@ namespace hark::backends::cuda::detail {
 namespace {
 
 constexpr int kThreads = 256;
+
+__device__ __forceinline__ float gelu_f(float v) {
+  return 0.5f * v * erfcf(-v * 0.70710678118654752f);
+}
 
 template <typename T>
 __global__ void gelu_kernel(T* x, int64_t n) {
@@ -45,10 +50,6 @@ struct Pair<__nv_bfloat16> {
   static __device__ void store(__nv_bfloat162* p, float2 v) { *p = __float22bfloat162_rn(v); }
 };
 
-__device__ __forceinline__ float gelu_f(float v) {
-  return 0.5f * v * erfcf(-v * 0.70710678118654752f);
-}
-
 // n2 pairs of 16-bit values.
 template <typename T>
 __global__ void gelu2_kernel(typename Pair<T>::type* x, int64_t n2) {
@@ -68,6 +69,31 @@ __global__ void add2_kernel(typename Pair<T>::type* x, const typename Pair<T>::t
        i += int64_t(gridDim.x) * blockDim.x) {
     const float2 a = Pair<T>::load(x + i), b = Pair<T>::load(y + i);
     Pair<T>::store(x + i, make_float2(a.x + b.x, a.y + b.y));
+  }
+}
+
+// x[r, c] = gelu(x[r, c] + bias[c]) in groups of V consecutive elements: V = 16 / sizeof(T)
+// (one 16-byte load of x and of the bias per group) when d is a multiple of V and both pointers
+// are 16-byte aligned, else V = 1. blockIdx.y strides over rows, threads over the groups.
+template <typename T, int V>
+struct alignas(V * sizeof(T)) Group {
+  T v[V];
+};
+
+template <typename T, int V>
+__global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t d) {
+  const int64_t groups = d / V;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    Group<T, V>* xr = reinterpret_cast<Group<T, V>*>(x + r * d);
+    const Group<T, V>* br = reinterpret_cast<const Group<T, V>*>(bias);
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < groups;
+         c += int64_t(gridDim.x) * blockDim.x) {
+      Group<T, V> xv = xr[c];
+      const Group<T, V> bv = br[c];
+#pragma unroll
+      for (int e = 0; e < V; ++e) store(&xv.v[e], gelu_f(load(&xv.v[e]) + load(&bv.v[e])));
+      xr[c] = xv;
+    }
   }
 }
 
@@ -104,6 +130,29 @@ cudaError_t launch_gelu(DType dtype, void* x, int64_t n, cudaStream_t s) {
       }
     }
     gelu_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(x), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_bias_gelu(DType dtype, void* x, const void* bias, int64_t rows, int64_t d,
+                             cudaStream_t s) {
+  if (rows == 0 || d == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int V = int(16 / sizeof(T));
+    const bool vec =
+        d % V == 0 &&
+        ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(bias)) & 15u) == 0;
+    const int64_t groups = vec ? d / V : d;
+    const unsigned gx = unsigned(std::min<int64_t>((groups + kThreads - 1) / kThreads, 65535));
+    const unsigned gy = unsigned(rows < 65535 ? rows : 65535);
+    if (vec) {
+      bias_gelu_kernel<T, V><<<dim3(gx, gy), kThreads, 0, s>>>(
+          static_cast<T*>(x), static_cast<const T*>(bias), rows, d);
+    } else {
+      bias_gelu_kernel<T, 1><<<dim3(gx, gy), kThreads, 0, s>>>(
+          static_cast<T*>(x), static_cast<const T*>(bias), rows, d);
+    }
     return cudaGetLastError();
   });
 }

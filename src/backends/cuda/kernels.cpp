@@ -152,6 +152,31 @@ void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                 "layer_norm kernel");
 }
 
+void add_layer_norm(DType dtype, void* x, const void* h, const void* gamma, const void* beta,
+                    float eps, void* y, int64_t rows, int64_t d) {
+  require_dtype(dtype, "add_layer_norm");
+  detail::check(
+      detail::launch_add_layer_norm(dtype, x, h, gamma, beta, eps, y, rows, d, detail::stream()),
+      "add_layer_norm kernel");
+}
+
+void bias_gelu(DType dtype, void* x, const void* bias, int64_t rows, int64_t d) {
+  require_dtype(dtype, "bias_gelu_");
+  detail::check(detail::launch_bias_gelu(dtype, x, bias, rows, d, detail::stream()),
+                "bias_gelu kernel");
+}
+
+void copy_columns(DType dtype, const void* src, int64_t rows, int64_t cols, int64_t col, int64_t w,
+                  void* dst) {
+  require_dtype(dtype, "copy_columns");
+  if (rows == 0 || w == 0) return;
+  const size_t es = dtype_size(dtype);
+  detail::check(cudaMemcpy2DAsync(dst, size_t(w) * es, static_cast<const char*>(src) + col * es,
+                                  size_t(cols) * es, size_t(w) * es, size_t(rows),
+                                  cudaMemcpyDeviceToDevice, detail::stream()),
+                "copy_columns: cudaMemcpy2DAsync");
+}
+
 void gelu(DType dtype, void* x, int64_t n) {
   require_dtype(dtype, "gelu_");
   detail::check(detail::launch_gelu(dtype, x, n, detail::stream()), "gelu kernel");
@@ -325,6 +350,15 @@ void scatter_rows_indexed(DType dtype, const void* src, const int64_t* dst_addr,
   detail::check(
       detail::launch_scatter_rows(dtype, src, dst_addr, positions, rows, d, detail::stream()),
       "scatter_rows kernel");
+}
+
+void scatter_kv_rows_indexed(DType dtype, const void* kv, int64_t ld, const int64_t* k_addr,
+                             const int64_t* v_addr, const int64_t* positions, int64_t rows,
+                             int64_t d) {
+  require_dtype(dtype, "scatter_kv_rows");
+  detail::check(detail::launch_scatter_kv_rows(dtype, kv, ld, k_addr, v_addr, positions, rows, d,
+                                               detail::stream()),
+                "scatter_kv_rows kernel");
 }
 
 void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows, int64_t d,

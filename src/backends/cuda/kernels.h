@@ -32,7 +32,16 @@ void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale
 void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, float eps, void* y,
                 int64_t rows, int64_t d);
 
-void gelu(DType dtype, void* x, int64_t n);                // exact erf form, in place
+// x += h, then y = layer_norm(x) per row (the rounded sum's statistics); y may be x, h never.
+void add_layer_norm(DType dtype, void* x, const void* h, const void* gamma, const void* beta,
+                    float eps, void* y, int64_t rows, int64_t d);
+
+void gelu(DType dtype, void* x, int64_t n);  // exact erf form, in place
+// x[r, c] = gelu(x[r, c] + bias[c]) for x [rows, d], in place, one pass.
+void bias_gelu(DType dtype, void* x, const void* bias, int64_t rows, int64_t d);
+// dst [rows, w] = columns [col, col + w) of src [rows, cols] (one strided device copy).
+void copy_columns(DType dtype, const void* src, int64_t rows, int64_t cols, int64_t col, int64_t w,
+                  void* dst);
 void add(DType dtype, void* x, const void* y, int64_t n);  // x += y; y may be x
 void add_rows(DType dtype, void* x, const void* row, int64_t rows, int64_t d);
 void softmax(DType dtype, void* x, int64_t rows, int64_t n);  // over each row, in place
@@ -98,6 +107,11 @@ void embed_rows_indexed(DType dtype, const void* table, const void* pos_table,
                         const int64_t* ids_pos, int64_t rows, int64_t d, void* out);
 void scatter_rows_indexed(DType dtype, const void* src, const int64_t* dst_addr,
                           const int64_t* positions, int64_t rows, int64_t d);
+// Row r of kv [rows, ld]: columns [ld - 2d, ld - d) to row positions[r] of the [*, d] matrix at
+// k_addr[r], columns [ld - d, ld) to the one at v_addr[r] (int64 device arrays). Graph-safe.
+void scatter_kv_rows_indexed(DType dtype, const void* kv, int64_t ld, const int64_t* k_addr,
+                             const int64_t* v_addr, const int64_t* positions, int64_t rows,
+                             int64_t d);
 // out[r, :] = x[index[r], :] for r < rows (index: int64 device array). Graph-safe.
 void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows, int64_t d,
                  void* out);

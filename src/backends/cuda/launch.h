@@ -14,6 +14,9 @@
 namespace hark::backends::cuda::detail {
 
 cudaError_t launch_gelu(DType dtype, void* x, int64_t n, cudaStream_t s);
+// x[r, c] = gelu(x[r, c] + bias[c]) for x [rows, d].
+cudaError_t launch_bias_gelu(DType dtype, void* x, const void* bias, int64_t rows, int64_t d,
+                             cudaStream_t s);
 cudaError_t launch_add(DType dtype, void* x, const void* y, int64_t n, cudaStream_t s);
 // x[r, c] += row[c] for x [rows, d].
 cudaError_t launch_add_rows(DType dtype, void* x, const void* row, int64_t rows, int64_t d,
@@ -31,6 +34,9 @@ cudaError_t launch_dequantize_int8(DType dtype, const int8_t* q, const float* sc
                                    int64_t n, int64_t k, cudaStream_t s);
 cudaError_t launch_layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                               float eps, void* y, int64_t rows, int64_t d, cudaStream_t s);
+cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const void* gamma,
+                                  const void* beta, float eps, void* y, int64_t rows, int64_t d,
+                                  cudaStream_t s);
 cudaError_t launch_softmax(DType dtype, void* x, int64_t rows, int64_t n, cudaStream_t s);
 cudaError_t launch_transpose(DType dtype, const void* x, void* y, int64_t rows, int64_t cols,
                              cudaStream_t s);
@@ -63,6 +69,10 @@ cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_ta
 // dst (addresses of [*, d] matrices), positions: int64 device arrays.
 cudaError_t launch_scatter_rows(DType dtype, const void* src, const int64_t* dst,
                                 const int64_t* positions, int64_t rows, int64_t d, cudaStream_t s);
+// kv [rows, ld]: the last 2d columns of row r to k_addr[r] / v_addr[r] at positions[r].
+cudaError_t launch_scatter_kv_rows(DType dtype, const void* kv, int64_t ld, const int64_t* k_addr,
+                                   const int64_t* v_addr, const int64_t* positions, int64_t rows,
+                                   int64_t d, cudaStream_t s);
 // out[r, :] = x[index[r], :] for r < rows; index: int64 device array.
 cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
                                int64_t d, void* out, cudaStream_t s);

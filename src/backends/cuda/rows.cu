@@ -28,6 +28,21 @@ __global__ void scatter_rows_kernel(const T* src, const int64_t* dst, const int6
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) row[c] = src[r * d + c];
 }
 
+// Row r of kv [*, ld]: its last 2d columns, K then V, to their caches.
+template <typename T>
+__global__ void scatter_kv_rows_kernel(const T* kv, int64_t ld, const int64_t* k_addr,
+                                       const int64_t* v_addr, const int64_t* positions, int64_t d) {
+  const int64_t r = blockIdx.x;
+  const int64_t at = positions[r] * d;
+  T* k = reinterpret_cast<T*>(static_cast<uintptr_t>(k_addr[r])) + at;
+  T* v = reinterpret_cast<T*>(static_cast<uintptr_t>(v_addr[r])) + at;
+  const T* src = kv + r * ld + (ld - 2 * d);
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+    k[c] = src[c];
+    v[c] = src[d + c];
+  }
+}
+
 template <typename T>
 __global__ void gather_rows_kernel(const T* x, const int64_t* index, int64_t d, T* out) {
   const int64_t r = blockIdx.x;
@@ -96,6 +111,19 @@ cudaError_t launch_scatter_rows(DType dtype, const void* src, const int64_t* dst
     using T = decltype(tag);
     scatter_rows_kernel<T>
         <<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(src), dst, positions, d);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_scatter_kv_rows(DType dtype, const void* kv, int64_t ld, const int64_t* k_addr,
+                                   const int64_t* v_addr, const int64_t* positions, int64_t rows,
+                                   int64_t d, cudaStream_t s) {
+  if (rows == 0 || d == 0) return cudaSuccess;
+  if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    scatter_kv_rows_kernel<T><<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(kv), ld, k_addr,
+                                                             v_addr, positions, d);
     return cudaGetLastError();
   });
 }
