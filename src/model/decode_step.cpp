@@ -173,23 +173,25 @@ void WhisperModel::decoder_layer_step(const DecoderLayer& l, int index, const De
   ops::scatter_kv_rows(b.qkv, d, self_k, self_v, positions);
   ops::attention_rows(b.qkv, ops::KvTable{self_k, self_v, meta(lay.self_keys()), lay.max_self_keys},
                       cfg_.n_text_head, b.a, b.attn_ws);
-  ops::linear(b.a, l.self_attn.o_w, &l.self_attn.o_b, b.o);
-  ops::add_layer_norm(b.x, b.o, l.cross_ln.gamma, l.cross_ln.beta, eps, b.h);
+  ops::linear(b.a, l.self_attn.o_w, nullptr, b.o);  // its bias is added with the residual
+  ops::add_layer_norm(b.x, b.o, l.cross_ln.gamma, l.cross_ln.beta, eps, b.h, &l.self_attn.o_b);
   // Cross-attention over each sequence's window.
   ops::linear(b.h, l.cross_attn.q_w, &l.cross_attn.q_b, b.q);
   ops::attention_rows(b.q,
                       ops::KvTable{cross_k, cross_v, meta(lay.cross_keys()), lay.max_cross_keys},
                       cfg_.n_text_head, b.a, b.attn_ws);
-  ops::linear(b.a, l.cross_attn.o_w, &l.cross_attn.o_b, b.o);
-  ops::add_layer_norm(b.x, b.o, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h);
+  ops::linear(b.a, l.cross_attn.o_w, nullptr, b.o);
+  ops::add_layer_norm(b.x, b.o, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h, &l.cross_attn.o_b);
   // x += fc2(gelu(fc1(h))), as mlp_block, then the next norm.
   ops::linear(b.h, l.mlp.fc1_w, nullptr, b.f);
   ops::bias_gelu_(b.f, l.mlp.fc1_b);
-  ops::linear(b.f, l.mlp.fc2_w, &l.mlp.fc2_b, b.o);
-  if (next_ln)
-    ops::add_layer_norm(b.x, b.o, next_ln->gamma, next_ln->beta, eps, *next_out);
-  else
+  if (next_ln) {
+    ops::linear(b.f, l.mlp.fc2_w, nullptr, b.o);
+    ops::add_layer_norm(b.x, b.o, next_ln->gamma, next_ln->beta, eps, *next_out, &l.mlp.fc2_b);
+  } else {
+    ops::linear(b.f, l.mlp.fc2_w, &l.mlp.fc2_b, b.o);
     ops::add_(b.x, b.o);
+  }
 }
 
 void WhisperModel::set_decode_graphs(const DecodeGraphOptions& options) {

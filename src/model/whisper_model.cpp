@@ -27,8 +27,10 @@ void layer_norm(const Tensor& x, const LayerNormWeights& w, float eps, Tensor& y
 }
 
 // x += h; y = w(x), one fused op.
-void add_layer_norm(Tensor& x, const Tensor& h, const LayerNormWeights& w, float eps, Tensor& y) {
-  ops::add_layer_norm(x, h, w.gamma, w.beta, eps, y);
+// x += h + bias; y = w(x), one fused op (bias: of the linear layer that made h).
+void add_layer_norm(Tensor& x, const Tensor& h, const Tensor& bias, const LayerNormWeights& w,
+                    float eps, Tensor& y) {
+  ops::add_layer_norm(x, h, w.gamma, w.beta, eps, y, &bias);
 }
 
 // fp32 host tensors stacked along their first dimension (all [*, ...rest] alike); an entry of
@@ -144,11 +146,13 @@ void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x, const Tensor& h, Te
   Tensor f = alloc(x.dim(0), w.fc1_w.dim(0));
   ops::linear(h, w.fc1_w, nullptr, f);
   ops::bias_gelu_(f, w.fc1_b);
-  ops::linear(f, w.fc2_w, &w.fc2_b, o);
-  if (next_ln)
-    add_layer_norm(x, o, *next_ln, cfg_.layer_norm_eps, y);
-  else
+  if (next_ln) {
+    ops::linear(f, w.fc2_w, nullptr, o);
+    add_layer_norm(x, o, w.fc2_b, *next_ln, cfg_.layer_norm_eps, y);
+  } else {
+    ops::linear(f, w.fc2_w, &w.fc2_b, o);
     ops::add_(x, o);
+  }
 }
 
 WhisperModel::WhisperModel(const Checkpoint& c, ModelPlacement placement)
@@ -250,8 +254,8 @@ void WhisperModel::encoder_layer(const EncoderLayer& l, int64_t batch, Tensor& x
     ops::attention_batched_qkv(qkv.reshape({batch, t, 3 * d}), cfg_.n_audio_head, a3);
   }
   Tensor o = alloc(n, d);
-  ops::linear(a, l.attn.o_w, &l.attn.o_b, o);
-  add_layer_norm(x, o, l.mlp.ln, cfg_.layer_norm_eps, h);
+  ops::linear(a, l.attn.o_w, nullptr, o);
+  add_layer_norm(x, o, l.attn.o_b, l.mlp.ln, cfg_.layer_norm_eps, h);
   a = Tensor();
   mlp_block(l.mlp, x, h, o, &next_ln, y);
 }
@@ -336,8 +340,8 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
     ops::attention(qkv, st.self_k[size_t(index)].slice_rows(0, past + n),
                    st.self_v[size_t(index)].slice_rows(0, past + n), cfg_.n_text_head, past, a);
   }
-  ops::linear(a, l.self_attn.o_w, &l.self_attn.o_b, o);
-  add_layer_norm(x, o, l.cross_ln, eps, h);
+  ops::linear(a, l.self_attn.o_w, nullptr, o);
+  add_layer_norm(x, o, l.self_attn.o_b, l.cross_ln, eps, h);
   // Cross-attention over the window's encoder output.
   Tensor q = alloc(n, d);
   ops::linear(h, l.cross_attn.q_w, &l.cross_attn.q_b, q);
@@ -349,8 +353,8 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
   ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
                  st.cross_attention_out ? &weights : nullptr);
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
-  ops::linear(a, l.cross_attn.o_w, &l.cross_attn.o_b, o);
-  add_layer_norm(x, o, l.mlp.ln, eps, h);
+  ops::linear(a, l.cross_attn.o_w, nullptr, o);
+  add_layer_norm(x, o, l.cross_attn.o_b, l.mlp.ln, eps, h);
   mlp_block(l.mlp, x, h, o, &next_ln, h);
 }
 

@@ -57,13 +57,13 @@ LinearWeight quantize_int8(const Tensor& w);
 // y may be x itself. Statistics are computed in double (matches a double reference to ~1e-7).
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);
 
-// Residual add fused with the layer norm that follows it: x += h, then y = LayerNorm(x) over the
-// last dimension (gamma/beta [D]), in one pass over the rows; x, h, y [M, D] (or [..., D]). x
-// keeps the sum, rounded to its dtype, and the norm is taken of that rounded sum (exactly add_
-// then layer_norm). y may be x itself (then only the normalised values remain); h must not
-// overlap x or y.
+// Residual add fused with the layer norm that follows it: x += h (+ bias[D]: the bias of the linear
+// layer that made h, when it was left out there), then y = LayerNorm(x) over the last dimension
+// (gamma/beta [D]), in one pass over the rows; x, h, y [M, D] (or [..., D]). x keeps the sum,
+// rounded to its dtype, and the norm is taken of that rounded sum (add_ then layer_norm). y may
+// be x itself (then only the normalised values remain); h and bias must not overlap x or y.
 void add_layer_norm(Tensor& x, const Tensor& h, const Tensor& gamma, const Tensor& beta, float eps,
-                    Tensor& y);
+                    Tensor& y, const Tensor* bias = nullptr);
 
 // x = gelu(x) = x * Phi(x), exact (erf) form, in place; any shape.
 void gelu_(Tensor& x);

@@ -84,24 +84,29 @@ TEST_P(FusedOpsTest, AddLayerNormMatchesAddThenLayerNorm) {
   };
   for (const Case& s : {Case{1, 1, 0}, Case{1, 384, 0}, Case{5, 7, 0}, Case{3, 1280, 100.0f},
                         Case{33, 65, -3.0f}, Case{200, 512, 10.0f}}) {
-    for (const bool in_place : {false, true}) {
+    for (const auto& [in_place, with_bias] :
+         {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
       SCOPED_TRACE(testing::Message() << "m=" << s.m << " d=" << s.d << " offset=" << s.offset
-                                      << " in_place=" << in_place);
+                                      << " in_place=" << in_place << " bias=" << with_bias);
       auto x = uniform(size_t(s.m * s.d), -2.0f, 2.0f);
       for (float& v : x) v += s.offset;
       representable(x);
       const auto h = uniform(size_t(s.m * s.d)), g = uniform(size_t(s.d), 0.5f, 1.5f),
                  b = uniform(size_t(s.d));
       // The kernel keeps the sum in the dtype and normalises that rounded sum.
+      const auto bias = uniform(size_t(s.d));
       std::vector<float> sum(x.size());
-      for (size_t i = 0; i < x.size(); ++i) sum[i] = x[i] + h[i];
+      for (size_t i = 0; i < x.size(); ++i)
+        sum[i] = float(double(x[i]) + h[i] + (with_bias ? bias[i % size_t(s.d)] : 0.0f));
       representable(sum);
       const std::vector<double> sum_ref(sum.begin(), sum.end());
       std::vector<double> y_ref;
       layer_norm_rows(sum_ref, g, b, 1e-5, s.m, s.d, y_ref);
       Tensor xt = input(x, {s.m, s.d});
       Tensor y = in_place ? xt : output({s.m, s.d});
-      ops::add_layer_norm(xt, input(h, {s.m, s.d}), input(g, {s.d}), input(b, {s.d}), 1e-5f, y);
+      const Tensor bt = input(bias, {s.d});
+      ops::add_layer_norm(xt, input(h, {s.m, s.d}), input(g, {s.d}), input(b, {s.d}), 1e-5f, y,
+                          with_bias ? &bt : nullptr);
       EXPECT_TRUE(close(y, y_ref));
       if (!in_place) EXPECT_TRUE(close(xt, sum_ref));
     }

@@ -28,9 +28,10 @@ void quantize_int8_rows(const float* w, int64_t n, int64_t k, int8_t* q, float* 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, float* y,
                 int64_t m, int64_t d);
 
-// Per row: x += h, then y = LayerNorm(x) as layer_norm. y may alias x; h never.
-void add_layer_norm(float* x, const float* h, const float* gamma, const float* beta, float eps,
-                    float* y, int64_t m, int64_t d);
+// Per row: x += h (+ bias[D]; bias may be null), then y = LayerNorm(x) as layer_norm. y may alias
+// x; h never.
+void add_layer_norm(float* x, const float* h, const float* bias, const float* gamma,
+                    const float* beta, float eps, float* y, int64_t m, int64_t d);
 
 // x[i] = x[i] * Phi(x[i]), the exact (erf) GELU.
 void gelu(float* x, int64_t n);

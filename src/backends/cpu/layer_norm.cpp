@@ -37,22 +37,28 @@ HARK_CPU_DISPATCH(layer_norm_row,
                   (x, gamma, beta, eps, y, d))
 
 template <int L>
-HARK_INLINE void add_row_body(float* x, const float* h, int64_t d) {
+HARK_INLINE void add_row_body(float* x, const float* h, const float* bias, int64_t d) {
+  if (bias) {
 #pragma omp simd
-  for (int64_t i = 0; i < d; ++i) x[i] += h[i];
+    for (int64_t i = 0; i < d; ++i) x[i] += h[i] + bias[i];
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < d; ++i) x[i] += h[i];
+  }
 }
 
-HARK_CPU_DISPATCH(add_row, (float* x, const float* h, int64_t d), (x, h, d))
+HARK_CPU_DISPATCH(add_row, (float* x, const float* h, const float* bias, int64_t d),
+                  (x, h, bias, d))
 
 }  // namespace
 
-void add_layer_norm(float* x, const float* h, const float* gamma, const float* beta, float eps,
-                    float* y, int64_t m, int64_t d) {
+void add_layer_norm(float* x, const float* h, const float* bias, const float* gamma,
+                    const float* beta, float eps, float* y, int64_t m, int64_t d) {
   if (d == 0) return;
   const int nt = threads_for(m * d, int64_t(1) << 14);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t r = 0; r < m; ++r) {
-    add_row(x + r * d, h + r * d, d);  // the row stays in L1 for the norm's three passes
+    add_row(x + r * d, h + r * d, bias, d);  // the row stays in L1 for the norm's three passes
     layer_norm_row(x + r * d, gamma, beta, eps, y + r * d, d);
   }
 }

@@ -152,12 +152,12 @@ void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                 "layer_norm kernel");
 }
 
-void add_layer_norm(DType dtype, void* x, const void* h, const void* gamma, const void* beta,
-                    float eps, void* y, int64_t rows, int64_t d) {
+void add_layer_norm(DType dtype, void* x, const void* h, const void* bias, const void* gamma,
+                    const void* beta, float eps, void* y, int64_t rows, int64_t d) {
   require_dtype(dtype, "add_layer_norm");
-  detail::check(
-      detail::launch_add_layer_norm(dtype, x, h, gamma, beta, eps, y, rows, d, detail::stream()),
-      "add_layer_norm kernel");
+  detail::check(detail::launch_add_layer_norm(dtype, x, h, bias, gamma, beta, eps, y, rows, d,
+                                              detail::stream()),
+                "add_layer_norm kernel");
 }
 
 void bias_gelu(DType dtype, void* x, const void* bias, int64_t rows, int64_t d) {

@@ -32,9 +32,10 @@ void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale
 void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, float eps, void* y,
                 int64_t rows, int64_t d);
 
-// x += h, then y = layer_norm(x) per row (the rounded sum's statistics); y may be x, h never.
-void add_layer_norm(DType dtype, void* x, const void* h, const void* gamma, const void* beta,
-                    float eps, void* y, int64_t rows, int64_t d);
+// x += h (+ bias[d], may be null), then y = layer_norm(x) per row (the rounded sum's
+// statistics); y may be x, h never.
+void add_layer_norm(DType dtype, void* x, const void* h, const void* bias, const void* gamma,
+                    const void* beta, float eps, void* y, int64_t rows, int64_t d);
 
 void gelu(DType dtype, void* x, int64_t n);  // exact erf form, in place
 // x[r, c] = gelu(x[r, c] + bias[c]) for x [rows, d], in place, one pass.

@@ -34,9 +34,9 @@ cudaError_t launch_dequantize_int8(DType dtype, const int8_t* q, const float* sc
                                    int64_t n, int64_t k, cudaStream_t s);
 cudaError_t launch_layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                               float eps, void* y, int64_t rows, int64_t d, cudaStream_t s);
-cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const void* gamma,
-                                  const void* beta, float eps, void* y, int64_t rows, int64_t d,
-                                  cudaStream_t s);
+cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const void* bias,
+                                  const void* gamma, const void* beta, float eps, void* y,
+                                  int64_t rows, int64_t d, cudaStream_t s);
 cudaError_t launch_softmax(DType dtype, void* x, int64_t rows, int64_t n, cudaStream_t s);
 cudaError_t launch_transpose(DType dtype, const void* x, void* y, int64_t rows, int64_t cols,
                              cudaStream_t s);

@@ -35,15 +35,15 @@ __global__ void layer_norm_kernel(const T* x, const T* gamma, const T* beta, flo
 // x += h, then layer_norm_kernel's three passes over the rounded sum. Each thread reads back only
 // the elements it wrote itself, so no barrier is needed between the add and the mean.
 template <typename T>
-__global__ void add_layer_norm_kernel(T* x, const T* h, const T* gamma, const T* beta, float eps,
-                                      T* y, int64_t d) {
+__global__ void add_layer_norm_kernel(T* x, const T* h, const T* bias, const T* gamma,
+                                      const T* beta, float eps, T* y, int64_t d) {
   __shared__ float scratch[32];
   T* row = x + int64_t(blockIdx.x) * d;
   const T* hr = h + int64_t(blockIdx.x) * d;
   T* out = y + int64_t(blockIdx.x) * d;
   float sum = 0.0f;
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-    store(row + i, load(row + i) + load(hr + i));
+    store(row + i, load(row + i) + (load(hr + i) + (bias ? load(bias + i) : 0.0f)));
     sum += load(row + i);
   }
   const float mean = block_sum(sum, scratch) / float(d);
@@ -60,16 +60,16 @@ __global__ void add_layer_norm_kernel(T* x, const T* h, const T* gamma, const T*
 
 }  // namespace
 
-cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const void* gamma,
-                                  const void* beta, float eps, void* y, int64_t rows, int64_t d,
-                                  cudaStream_t s) {
+cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const void* bias,
+                                  const void* gamma, const void* beta, float eps, void* y,
+                                  int64_t rows, int64_t d, cudaStream_t s) {
   if (rows == 0 || d == 0) return cudaSuccess;
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
     add_layer_norm_kernel<<<unsigned(rows), kThreads, 0, s>>>(
-        static_cast<T*>(x), static_cast<const T*>(h), static_cast<const T*>(gamma),
-        static_cast<const T*>(beta), eps, static_cast<T*>(y), d);
+        static_cast<T*>(x), static_cast<const T*>(h), static_cast<const T*>(bias),
+        static_cast<const T*>(gamma), static_cast<const T*>(beta), eps, static_cast<T*>(y), d);
     return cudaGetLastError();
   });
 }
