@@ -108,7 +108,9 @@ TEST_P(FusedOpsTest, AddLayerNormMatchesAddThenLayerNorm) {
       ops::add_layer_norm(xt, input(h, {s.m, s.d}), input(g, {s.d}), input(b, {s.d}), 1e-5f, y,
                           with_bias ? &bt : nullptr);
       EXPECT_TRUE(close(y, y_ref));
-      if (!in_place) EXPECT_TRUE(close(xt, sum_ref));
+      if (!in_place) {
+        EXPECT_TRUE(close(xt, sum_ref));
+      }
     }
   }
 }
