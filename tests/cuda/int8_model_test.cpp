@@ -139,11 +139,18 @@ TEST_P(CudaInt8ModelTest, TeacherForcedLogits) {
   const Tensor enc = gpu_->encode(f.mel);
   model::DecoderState st = gpu_->begin_window(enc);
   const Tensor logits = gpu_->decode(st, f.ids, /*all_logits=*/true);
+  // The GPU's int8 path against the CPU's (the same quantised weights): same top-1 tokens. Against
+  // fp32 the quantisation itself moves near-ties: this random-weight fixture's logits are flat
+  // (on the H100, int8_float16 picked 9 of 10 fp32 top-1 tokens), so that bound is a coarse
+  // sanity check; the relative error bounds above are the precise ones.
   const double agree = top1_agreement(logits, f.cpu_logits);
-  std::printf("%s logits: vs CPU int8 %.3g, top-1 vs CPU fp32 %.3f over %zu positions\n",
-              GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree, f.ids.size());
+  const double agree_int8 = top1_agreement(logits, f.int8_logits);
+  std::printf("%s logits: vs CPU int8 %.3g (top-1 %.3f), top-1 vs CPU fp32 %.3f over %zu positions\n",
+              GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree_int8, agree,
+              f.ids.size());
   EXPECT_LT(rel_error(logits, f.int8_logits), tol());
-  EXPECT_GE(agree, 0.95);
+  EXPECT_GE(agree_int8, 0.95);
+  EXPECT_GE(agree, 0.8);
 
   // One token at a time: every linear layer takes the direct int8 kernel (1 row).
   model::DecoderState st2 = gpu_->begin_window(enc);
@@ -154,7 +161,8 @@ TEST_P(CudaInt8ModelTest, TeacherForcedLogits) {
     std::copy_n(l.data<float>(), v, steps.data<float>() + int64_t(i) * v);
   }
   EXPECT_LT(rel_error(steps, f.int8_logits), tol());
-  EXPECT_GE(top1_agreement(steps, f.cpu_logits), 0.95);
+  EXPECT_GE(top1_agreement(steps, f.int8_logits), 0.95);
+  EXPECT_GE(top1_agreement(steps, f.cpu_logits), 0.8);
 }
 
 TEST_P(CudaInt8ModelTest, NoDriverAllocationsAfterWarmUp) {
