@@ -145,9 +145,9 @@ TEST_P(CudaInt8ModelTest, TeacherForcedLogits) {
   // sanity check; the relative error bounds above are the precise ones.
   const double agree = top1_agreement(logits, f.cpu_logits);
   const double agree_int8 = top1_agreement(logits, f.int8_logits);
-  std::printf("%s logits: vs CPU int8 %.3g (top-1 %.3f), top-1 vs CPU fp32 %.3f over %zu positions\n",
-              GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree_int8, agree,
-              f.ids.size());
+  std::printf(
+      "%s logits: vs CPU int8 %.3g (top-1 %.3f), top-1 vs CPU fp32 %.3f over %zu positions\n",
+      GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree_int8, agree, f.ids.size());
   EXPECT_LT(rel_error(logits, f.int8_logits), tol());
   EXPECT_GE(agree_int8, 0.95);
   EXPECT_GE(agree, 0.8);
