@@ -12,6 +12,7 @@
 // Every test skips when no CUDA device is present.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -59,6 +60,30 @@ double top1_agreement(const Tensor& a, const Tensor& b) {
       if (y[j] > y[ay]) ay = j;
     }
     same += ax == ay;
+  }
+  return rows ? double(same) / double(rows) : 1.0;
+}
+
+// Top-1 agreement up to ties: a row agrees when the token `a` picks has a logit in `b` within
+// `tol` x the row's largest |logit| of b's best (a random-weight model's logits are flat, and a
+// near-tie can flip within the dtype's rounding). *worst: the largest such gap seen.
+double top1_agreement_up_to_ties(const Tensor& a, const Tensor& b, double tol, double* worst) {
+  const int64_t rows = a.dim(0), n = a.dim(1);
+  int64_t same = 0;
+  *worst = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = a.data<float>() + r * n;
+    const float* y = b.data<float>() + r * n;
+    int64_t ax = 0, ay = 0;
+    double amax = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (x[j] > x[ax]) ax = j;
+      if (y[j] > y[ay]) ay = j;
+      amax = std::max(amax, double(std::fabs(y[j])));
+    }
+    const double gap = (double(y[ay]) - y[ax]) / std::max(amax, 1e-30);
+    *worst = std::max(*worst, gap);
+    same += gap <= tol;
   }
   return rows ? double(same) / double(rows) : 1.0;
 }
@@ -139,17 +164,21 @@ TEST_P(CudaInt8ModelTest, TeacherForcedLogits) {
   const Tensor enc = gpu_->encode(f.mel);
   model::DecoderState st = gpu_->begin_window(enc);
   const Tensor logits = gpu_->decode(st, f.ids, /*all_logits=*/true);
-  // The GPU's int8 path against the CPU's (the same quantised weights): same top-1 tokens. Against
-  // fp32 the quantisation itself moves near-ties: this random-weight fixture's logits are flat
-  // (on the H100, int8_float16 picked 9 of 10 fp32 top-1 tokens), so that bound is a coarse
-  // sanity check; the relative error bounds above are the precise ones.
+  // The GPU's int8 path against the CPU's (the same quantised weights): the same top-1 tokens up to
+  // ties within the dtype's tolerance. On the H100, int8_float16 flipped one near-tie of 10
+  // against both CPU models at a logits error of 1.5e-3 while bf16 (1.8e-2) did not: this
+  // random-weight fixture's logits are flat. Against fp32 the quantisation itself moves near-ties,
+  // so that bound is a coarse sanity check; the relative error bounds are the precise ones.
+  double gap = 0.0;
   const double agree = top1_agreement(logits, f.cpu_logits);
-  const double agree_int8 = top1_agreement(logits, f.int8_logits);
+  const double agree_int8 = top1_agreement_up_to_ties(logits, f.int8_logits, tol(), &gap);
   std::printf(
-      "%s logits: vs CPU int8 %.3g (top-1 %.3f), top-1 vs CPU fp32 %.3f over %zu positions\n",
-      GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree_int8, agree, f.ids.size());
+      "%s logits: vs CPU int8 %.3g (top-1 up to ties %.3f, worst gap %.2g), top-1 vs CPU "
+      "fp32 %.3f over %zu positions\n",
+      GetParam().name.c_str(), rel_error(logits, f.int8_logits), agree_int8, gap, agree,
+      f.ids.size());
   EXPECT_LT(rel_error(logits, f.int8_logits), tol());
-  EXPECT_GE(agree_int8, 0.95);
+  EXPECT_EQ(agree_int8, 1.0);
   EXPECT_GE(agree, 0.8);
 
   // One token at a time: every linear layer takes the direct int8 kernel (1 row).
@@ -161,7 +190,7 @@ TEST_P(CudaInt8ModelTest, TeacherForcedLogits) {
     std::copy_n(l.data<float>(), v, steps.data<float>() + int64_t(i) * v);
   }
   EXPECT_LT(rel_error(steps, f.int8_logits), tol());
-  EXPECT_GE(top1_agreement(steps, f.int8_logits), 0.95);
+  EXPECT_EQ(top1_agreement_up_to_ties(steps, f.int8_logits, tol(), &gap), 1.0);
   EXPECT_GE(top1_agreement(steps, f.cpu_logits), 0.8);
 }
 
