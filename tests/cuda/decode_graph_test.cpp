@@ -18,31 +18,20 @@
 
 #include "backends/cuda/runtime.h"
 #include "bench/shapes.h"
+#include "cuda/require_gpu.h"
 #include "model/checkpoint.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
 #include "ops/profile.h"
+#include "support/compare.h"
 #include "support/test_env.h"
 
 namespace hark {
 namespace {
 
-#define HARK_REQUIRE_GPU()                                                              \
-  do {                                                                                  \
-    if (!backends::cuda::available()) GTEST_SKIP() << "no CUDA device on this machine"; \
-  } while (0)
+using testing::rel_error;
 
 Tensor host(const Tensor& t) { return t.to(Device::kCpu).to_f32(); }
-
-double rel_error(const Tensor& a, const Tensor& b) {
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = double(a.data<float>()[i]) - double(b.data<float>()[i]);
-    num += d * d;
-    den += double(b.data<float>()[i]) * b.data<float>()[i];
-  }
-  return std::sqrt(num / den);
-}
 
 // max |a - b| / max |b| and the number of elements that differ at all (fp32 CPU tensors).
 std::pair<double, int64_t> max_rel_diff(const Tensor& a, const Tensor& b) {

@@ -22,71 +22,20 @@
 #include "backends/cuda/runtime.h"
 #include "bench/shapes.h"
 #include "core/error.h"
+#include "cuda/require_gpu.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
+#include "support/compare.h"
 #include "support/test_env.h"
 
 namespace hark {
 namespace {
 
-#define HARK_REQUIRE_GPU()                                                              \
-  do {                                                                                  \
-    if (!backends::cuda::available()) GTEST_SKIP() << "no CUDA device on this machine"; \
-  } while (0)
-
-double rel_error(const Tensor& got, const Tensor& ref) {
-  const Tensor a = got.to(Device::kCpu).to_f32(), b = ref.to(Device::kCpu).to_f32();
-  if (a.numel() != b.numel()) return INFINITY;
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = double(a.data<float>()[i]) - double(b.data<float>()[i]);
-    num += d * d;
-    den += double(b.data<float>()[i]) * b.data<float>()[i];
-  }
-  return std::sqrt(num / den);
-}
-
-double top1_agreement(const Tensor& a, const Tensor& b) {
-  const int64_t rows = a.dim(0), n = a.dim(1);
-  int64_t same = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = a.data<float>() + r * n;
-    const float* y = b.data<float>() + r * n;
-    int64_t ax = 0, ay = 0;
-    for (int64_t j = 1; j < n; ++j) {
-      if (x[j] > x[ax]) ax = j;
-      if (y[j] > y[ay]) ay = j;
-    }
-    same += ax == ay;
-  }
-  return rows ? double(same) / double(rows) : 1.0;
-}
-
-// Top-1 agreement up to ties: a row agrees when the token `a` picks has a logit in `b` within
-// `tol` x the row's largest |logit| of b's best (a random-weight model's logits are flat, and a
-// near-tie can flip within the dtype's rounding). *worst: the largest such gap seen.
-double top1_agreement_up_to_ties(const Tensor& a, const Tensor& b, double tol, double* worst) {
-  const int64_t rows = a.dim(0), n = a.dim(1);
-  int64_t same = 0;
-  *worst = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = a.data<float>() + r * n;
-    const float* y = b.data<float>() + r * n;
-    int64_t ax = 0, ay = 0;
-    double amax = 0.0;
-    for (int64_t j = 0; j < n; ++j) {
-      if (x[j] > x[ax]) ax = j;
-      if (y[j] > y[ay]) ay = j;
-      amax = std::max(amax, double(std::fabs(y[j])));
-    }
-    const double gap = (double(y[ay]) - y[ax]) / std::max(amax, 1e-30);
-    *worst = std::max(*worst, gap);
-    same += gap <= tol;
-  }
-  return rows ? double(same) / double(rows) : 1.0;
-}
+using testing::rel_error;
+using testing::top1_agreement;
+using testing::top1_agreement_up_to_ties;
 
 model::ModelPlacement int8_on(Device device, DType dtype) {
   model::ModelPlacement p{device, dtype};
