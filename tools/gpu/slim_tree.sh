@@ -5,7 +5,8 @@
 # .device-carry/tests-data (git-ignored) and marks its files skip-worktree so that git sees no
 # change; `restore` puts it back. A device call carries the fixtures it needs, e.g.
 # `.device-carry/tests-data/models/tiny-v3-random`, and its command links them in:
-# `ln -s $PWD/.device-carry/tests-data tests/data`. While hidden, tests here cannot find their
+# `rm -rf tests/data; ln -s $PWD/.device-carry/tests-data tests/data` (the tool creates empty folders
+# for the hidden files' paths there). While hidden, tests here cannot find their
 # fixtures (a link left at tests/data does not help: the tool follows it and counts it all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
