@@ -13,28 +13,6 @@
 namespace hark::ops_test {
 namespace {
 
-// out[i] for one query row qi against keys/values with row stride d: heads side by side.
-void attend_ref(const float* qi, const float* k, const float* v, int64_t n_keys, int64_t heads,
-                int64_t dh, double* out) {
-  const int64_t d = heads * dh;
-  std::vector<double> p(static_cast<size_t>(n_keys));
-  for (int64_t h = 0; h < heads; ++h) {
-    double mx = -INFINITY, sum = 0.0;
-    for (int64_t j = 0; j < n_keys; ++j) {
-      double dot = 0.0;
-      for (int64_t e = 0; e < dh; ++e) dot += double(qi[h * dh + e]) * k[j * d + h * dh + e];
-      p[size_t(j)] = dot / std::sqrt(double(dh));
-      mx = std::max(mx, p[size_t(j)]);
-    }
-    for (auto& x : p) sum += (x = std::exp(x - mx));
-    for (int64_t e = 0; e < dh; ++e) {
-      double acc = 0.0;
-      for (int64_t j = 0; j < n_keys; ++j) acc += p[size_t(j)] * v[j * d + h * dh + e];
-      out[h * dh + e] = acc / sum;
-    }
-  }
-}
-
 class AttentionBatchedTest : public OpTest {
  protected:
   void check(int64_t batch, int64_t tq, int64_t tk, int64_t heads, int64_t dh, float range = 1.0f) {
@@ -50,8 +28,8 @@ class AttentionBatchedTest : public OpTest {
     std::vector<double> ref(size_t(batch * tq * d));
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t i = 0; i < tq; ++i)
-        attend_ref(q.data() + (b * tq + i) * d, k.data() + b * tk * d, v.data() + b * tk * d, tk,
-                   heads, dh, ref.data() + (b * tq + i) * d);
+        attention_row_ref(q.data() + (b * tq + i) * d, k.data() + b * tk * d, v.data() + b * tk * d,
+                          tk, heads, dh, ref.data() + (b * tq + i) * d);
     EXPECT_TRUE(close(out, ref));
   }
 };
@@ -113,8 +91,8 @@ TEST_P(AttentionRowsTest, RaggedRowsAgainstTheirOwnKeys) {
     std::vector<double> ref(size_t(rows * d));
     for (int64_t r = 0; r < rows; ++r) {
       const size_t m = size_t(which[size_t(r)]);
-      attend_ref(q.data() + r * d, kh[m].data(), vh[m].data(), n_keys[size_t(r)], heads, dh,
-                 ref.data() + r * d);
+      attention_row_ref(q.data() + r * d, kh[m].data(), vh[m].data(), n_keys[size_t(r)], heads, dh,
+                        ref.data() + r * d);
     }
     EXPECT_TRUE(close(out, ref));
   }
@@ -136,8 +114,8 @@ TEST_P(AttentionRowsTest, ManyRowsOneSplit) {
   ops::attention_rows(input(q, {rows, d}), kv, int(heads), out);
   std::vector<double> ref(size_t(rows * d));
   for (int64_t r = 0; r < rows; ++r)
-    attend_ref(q.data() + r * d, k.data(), v.data(), kv.n_keys[size_t(r)], heads, dh,
-               ref.data() + r * d);
+    attention_row_ref(q.data() + r * d, k.data(), v.data(), kv.n_keys[size_t(r)], heads, dh,
+                      ref.data() + r * d);
   EXPECT_TRUE(close(out, ref));
 }
 

@@ -14,38 +14,6 @@
 namespace hark::ops_test {
 namespace {
 
-Device device_of(const BackendCase& bc) {
-  return bc.backend == Backend::kCuda ? Device::kCuda : Device::kCpu;
-}
-
-// An I64 tensor holding `values` on bc's device.
-Tensor index(const BackendCase& bc, const std::vector<int64_t>& values) {
-  Tensor t = Tensor::zeros(DType::kI64, {int64_t(values.size())});
-  std::copy(values.begin(), values.end(), t.data<int64_t>());
-  return t.to(device_of(bc));
-}
-
-void attend_ref(const float* qi, const float* k, const float* v, int64_t n_keys, int64_t heads,
-                int64_t dh, double* out) {
-  const int64_t d = heads * dh;
-  std::vector<double> p(static_cast<size_t>(n_keys));
-  for (int64_t h = 0; h < heads; ++h) {
-    double mx = -INFINITY, sum = 0.0;
-    for (int64_t j = 0; j < n_keys; ++j) {
-      double dot = 0.0;
-      for (int64_t e = 0; e < dh; ++e) dot += double(qi[h * dh + e]) * k[j * d + h * dh + e];
-      p[size_t(j)] = dot / std::sqrt(double(dh));
-      mx = std::max(mx, p[size_t(j)]);
-    }
-    for (auto& x : p) sum += (x = std::exp(x - mx));
-    for (int64_t e = 0; e < dh; ++e) {
-      double acc = 0.0;
-      for (int64_t j = 0; j < n_keys; ++j) acc += p[size_t(j)] * v[j * d + h * dh + e];
-      out[h * dh + e] = acc / sum;
-    }
-  }
-}
-
 class DecodeTableTest : public OpTest {
  protected:
   // Rows attend matrices `which[r]` (lengths `lens`) over n_keys[r] keys, the launch sized for
@@ -77,7 +45,8 @@ class DecodeTableTest : public OpTest {
     }
     const auto q = uniform(size_t(rows * d), -2.0f, 2.0f);
     const Tensor qt = input(q, {rows, d});
-    const ops::KvTable kv{index(bc(), k_addr), index(bc(), v_addr), index(bc(), n), max_keys};
+    const ops::KvTable kv{upload_i64(bc(), k_addr), upload_i64(bc(), v_addr), upload_i64(bc(), n),
+                          max_keys};
     const int64_t ws = ops::attention_rows_workspace(qt, int(heads), max_keys);
     EXPECT_GE(ws, 0);
     Tensor workspace = Tensor::zeros_on(device_of(bc()), DType::kF32, {std::max<int64_t>(ws, 1)});
@@ -86,8 +55,8 @@ class DecodeTableTest : public OpTest {
     std::vector<double> ref(size_t(rows * d));
     for (int64_t r = 0; r < rows; ++r) {
       const size_t m = size_t(which[size_t(r)]);
-      attend_ref(q.data() + r * d, kh[m].data(), vh[m].data(), n_keys[size_t(r)], heads, dh,
-                 ref.data() + r * d);
+      attention_row_ref(q.data() + r * d, kh[m].data(), vh[m].data(), n_keys[size_t(r)], heads, dh,
+                        ref.data() + r * d);
     }
     EXPECT_TRUE(close(out, ref));
   }
@@ -121,7 +90,7 @@ TEST_P(DecodeTableTest, EmbedRowsByIndexTensor) {
   const std::vector<int64_t> ids_pos{3, 0, 49, 11, 0, 5, 3, 5};
   Tensor out = output({4, d});
   ops::embed_rows(input(table, {vocab, d}), input(pos, {ctx, d}),
-                  index(bc(), ids_pos).reshape({4, 2}), out);
+                  upload_i64(bc(), ids_pos).reshape({4, 2}), out);
   std::vector<double> ref;
   for (size_t r = 0; r < 4; ++r)
     for (int64_t c = 0; c < d; ++c)
@@ -135,7 +104,8 @@ TEST_P(DecodeTableTest, ScatterRowsByAddressTensor) {
   const auto a0 = uniform(size_t(6 * d)), b0 = uniform(size_t(3 * d)), src = uniform(size_t(4 * d));
   Tensor a = input(a0, {6, d}), b = input(b0, {3, d});
   const int64_t pa = ops::address_of(a), pb = ops::address_of(b);
-  ops::scatter_rows(input(src, {4, d}), index(bc(), {pa, pb, pa, pb}), index(bc(), {5, 0, 1, 2}));
+  ops::scatter_rows(input(src, {4, d}), upload_i64(bc(), {pa, pb, pa, pb}),
+                    upload_i64(bc(), {5, 0, 1, 2}));
   std::vector<double> ra(a0.begin(), a0.end()), rb(b0.begin(), b0.end());
   for (int64_t c = 0; c < d; ++c) {
     ra[size_t(5 * d + c)] = src[size_t(0 * d + c)];
@@ -152,7 +122,7 @@ TEST_P(DecodeTableTest, GatherRowsPicksRowsInAnyOrder) {
   const auto x = uniform(size_t(7 * d));
   const std::vector<int64_t> pick{6, 0, 3, 3};
   Tensor out = output({4, d});
-  ops::gather_rows(input(x, {7, d}), index(bc(), pick), out);
+  ops::gather_rows(input(x, {7, d}), upload_i64(bc(), pick), out);
   std::vector<double> ref;
   for (const int64_t i : pick)
     for (int64_t c = 0; c < d; ++c) ref.push_back(x[size_t(i * d + c)]);
@@ -178,7 +148,7 @@ TEST_P(DecodeTableTest, RejectsIndexTensorsOfTheWrongKind) {
   const Tensor as_float = input(uniform(2), {2});
   HARK_EXPECT_OP_ERROR(ops::gather_rows(x, as_float, out), ErrorKind::kInternal,
                        "index should be I64 [2]");
-  HARK_EXPECT_OP_ERROR(ops::gather_rows(x, index(bc(), {0, 1, 2}), out), ErrorKind::kInternal,
+  HARK_EXPECT_OP_ERROR(ops::gather_rows(x, upload_i64(bc(), {0, 1, 2}), out), ErrorKind::kInternal,
                        "index should be I64 [2]");
 }
 

@@ -16,32 +16,6 @@
 namespace hark::ops_test {
 namespace {
 
-Device device_of(const BackendCase& bc) {
-  return bc.backend == Backend::kCuda ? Device::kCuda : Device::kCpu;
-}
-
-Tensor index(const BackendCase& bc, const std::vector<int64_t>& values) {
-  Tensor t = Tensor::zeros(DType::kI64, {int64_t(values.size())});
-  std::copy(values.begin(), values.end(), t.data<int64_t>());
-  return t.to(device_of(bc));
-}
-
-void layer_norm_rows(const std::vector<double>& x, const std::vector<float>& g,
-                     const std::vector<float>& b, double eps, int64_t m, int64_t d,
-                     std::vector<double>& y) {
-  y.assign(x.size(), 0.0);
-  for (int64_t r = 0; r < m; ++r) {
-    const double* row = x.data() + r * d;
-    double mean = 0.0, var = 0.0;
-    for (int64_t i = 0; i < d; ++i) mean += row[i];
-    mean /= double(d);
-    for (int64_t i = 0; i < d; ++i) var += (row[i] - mean) * (row[i] - mean);
-    var /= double(d);
-    for (int64_t i = 0; i < d; ++i)
-      y[size_t(r * d + i)] = (row[i] - mean) / std::sqrt(var + eps) * g[size_t(i)] + b[size_t(i)];
-  }
-}
-
 double gelu_ref(double v) { return 0.5 * v * std::erfc(-v / std::sqrt(2.0)); }
 
 // Attention of query rows q (row stride ldq) against keys / values (row strides ldk, ldv), one
@@ -100,8 +74,7 @@ TEST_P(FusedOpsTest, AddLayerNormMatchesAddThenLayerNorm) {
         sum[i] = float(double(x[i]) + h[i] + (with_bias ? bias[i % size_t(s.d)] : 0.0f));
       representable(sum);
       const std::vector<double> sum_ref(sum.begin(), sum.end());
-      std::vector<double> y_ref;
-      layer_norm_rows(sum_ref, g, b, 1e-5, s.m, s.d, y_ref);
+      const std::vector<double> y_ref = layer_norm_ref(sum_ref, g, b, 1e-5, s.m, s.d);
       Tensor xt = input(x, {s.m, s.d});
       Tensor y = in_place ? xt : output({s.m, s.d});
       const Tensor bt = input(bias, {s.d});
@@ -123,8 +96,8 @@ TEST_P(FusedOpsTest, AddLayerNormBatchedAndRejectsOverlap) {
   std::vector<float> sum(x.size());
   for (size_t i = 0; i < x.size(); ++i) sum[i] = x[i] + h[i];
   representable(sum);
-  std::vector<double> y_ref;
-  layer_norm_rows(std::vector<double>(sum.begin(), sum.end()), g, b, 1e-5, 6, 40, y_ref);
+  const std::vector<double> y_ref =
+      layer_norm_ref(std::vector<double>(sum.begin(), sum.end()), g, b, 1e-5, 6, 40);
   EXPECT_TRUE(close(y, y_ref));
   const Tensor gt = input(g, {40}), bt = input(b, {40});
   HARK_EXPECT_OP_ERROR(ops::add_layer_norm(xt, xt, gt, bt, 1e-5f, y), ErrorKind::kInternal,
@@ -246,7 +219,8 @@ TEST_P(FusedOpsTest, AttentionRowsWithQueriesOfAFusedProjection) {
       n.push_back(n_keys[size_t(r)]);
     }
     Tensor out = output({rows, d});
-    const ops::KvTable kv{index(bc(), ka), index(bc(), va), index(bc(), n), int(len)};
+    const ops::KvTable kv{upload_i64(bc(), ka), upload_i64(bc(), va), upload_i64(bc(), n),
+                          int(len)};
     const int64_t ws = ops::attention_rows_workspace(out, int(heads), int(len));
     Tensor workspace = Tensor::zeros_on(device_of(bc()), DType::kF32, {std::max<int64_t>(ws, 1)});
     ops::attention_rows(input(qkv, {rows, 3 * d}), kv, int(heads), out, workspace);
@@ -272,9 +246,9 @@ TEST_P(FusedOpsTest, ScatterKvRowsWritesBothCaches) {
            vb = input(v1, {3, d});
     ops::scatter_kv_rows(
         input(src, {3, ld}), d,
-        index(bc(), {ops::address_of(ka), ops::address_of(kb), ops::address_of(ka)}),
-        index(bc(), {ops::address_of(va), ops::address_of(vb), ops::address_of(va)}),
-        index(bc(), {5, 2, 0}));
+        upload_i64(bc(), {ops::address_of(ka), ops::address_of(kb), ops::address_of(ka)}),
+        upload_i64(bc(), {ops::address_of(va), ops::address_of(vb), ops::address_of(va)}),
+        upload_i64(bc(), {5, 2, 0}));
     std::vector<double> rka(k0.begin(), k0.end()), rva(v0.begin(), v0.end()),
         rkb(k1.begin(), k1.end()), rvb(v1.begin(), v1.end());
     const auto put = [&](std::vector<double>& k, std::vector<double>& v, int64_t pos, int64_t r) {

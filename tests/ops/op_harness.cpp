@@ -1,5 +1,6 @@
 #include "ops/op_harness.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -119,6 +120,53 @@ std::vector<float> OpTest::uniform(size_t n, float lo, float hi) {
   for (float& x : v) x = dist(rng_);
   representable(v);
   return v;
+}
+
+Device device_of(const BackendCase& bc) {
+  return bc.backend == Backend::kCuda ? Device::kCuda : Device::kCpu;
+}
+
+Tensor upload_i64(const BackendCase& bc, const std::vector<int64_t>& values) {
+  Tensor t = Tensor::zeros(DType::kI64, {int64_t(values.size())});
+  std::copy(values.begin(), values.end(), t.data<int64_t>());
+  return t.to(device_of(bc));
+}
+
+void attention_row_ref(const float* qi, const float* k, const float* v, int64_t n_keys,
+                       int64_t heads, int64_t dh, double* out) {
+  const int64_t d = heads * dh;
+  std::vector<double> p(static_cast<size_t>(n_keys));
+  for (int64_t h = 0; h < heads; ++h) {
+    double mx = -INFINITY, sum = 0.0;
+    for (int64_t j = 0; j < n_keys; ++j) {
+      double dot = 0.0;
+      for (int64_t e = 0; e < dh; ++e) dot += double(qi[h * dh + e]) * k[j * d + h * dh + e];
+      p[size_t(j)] = dot / std::sqrt(double(dh));
+      mx = std::max(mx, p[size_t(j)]);
+    }
+    for (auto& x : p) sum += (x = std::exp(x - mx));
+    for (int64_t e = 0; e < dh; ++e) {
+      double acc = 0.0;
+      for (int64_t j = 0; j < n_keys; ++j) acc += p[size_t(j)] * v[j * d + h * dh + e];
+      out[h * dh + e] = acc / sum;
+    }
+  }
+}
+
+std::vector<double> layer_norm_ref(const std::vector<double>& x, const std::vector<float>& g,
+                                   const std::vector<float>& b, double eps, int64_t m, int64_t d) {
+  std::vector<double> y(x.size(), 0.0);
+  for (int64_t r = 0; r < m; ++r) {
+    const double* row = x.data() + r * d;
+    double mean = 0.0, var = 0.0;
+    for (int64_t i = 0; i < d; ++i) mean += row[i];
+    mean /= double(d);
+    for (int64_t i = 0; i < d; ++i) var += (row[i] - mean) * (row[i] - mean);
+    var /= double(d);
+    for (int64_t i = 0; i < d; ++i)
+      y[size_t(r * d + i)] = (row[i] - mean) / std::sqrt(var + eps) * g[size_t(i)] + b[size_t(i)];
+  }
+  return y;
 }
 
 ThreadCountGuard::ThreadCountGuard() : saved_(ops::num_threads()) {}

@@ -45,6 +45,19 @@ Tensor poisoned(const BackendCase& bc, Shape shape);
 std::vector<float> download(const Tensor& t);
 // Rounds every value to the nearest one representable in `dtype` (F32: unchanged).
 void round_to(DType dtype, std::vector<float>& values);
+// The device bc runs on.
+Device device_of(const BackendCase& bc);
+// An I64 tensor holding `values` on bc's device (row indices, positions, device addresses).
+Tensor upload_i64(const BackendCase& bc, const std::vector<int64_t>& values);
+
+// References in double precision, shared by the op tests.
+// One query row qi against n_keys keys/values of row stride heads * dh, heads side by side:
+// softmax(q k^T / sqrt(dh)) v into out[heads * dh].
+void attention_row_ref(const float* qi, const float* k, const float* v, int64_t n_keys,
+                       int64_t heads, int64_t dh, double* out);
+// Layer norm of each of the m rows of x [m, d] with gamma g and beta b.
+std::vector<double> layer_norm_ref(const std::vector<double>& x, const std::vector<float>& g,
+                                   const std::vector<float>& b, double eps, int64_t m, int64_t d);
 
 // Passes when no element of got is NaN where ref is not, and ||got - ref|| / ||ref|| <= tol
 // (an absolute bound when ref is all zeros).
