@@ -56,8 +56,9 @@ TEST_P(FusedOpsTest, AddLayerNormMatchesAddThenLayerNorm) {
     int64_t m, d;
     float offset;
   };
-  for (const Case& s : {Case{1, 1, 0}, Case{1, 384, 0}, Case{5, 7, 0}, Case{3, 1280, 100.0f},
-                        Case{33, 65, -3.0f}, Case{200, 512, 10.0f}}) {
+  for (const Case& s :
+       {Case{1, 1, 0}, Case{1, 384, 0}, Case{5, 7, 0}, Case{3, 1280, 100.0f}, Case{33, 65, -3.0f},
+        Case{200, 512, 10.0f}, Case{7, 2048, 1.0f}, Case{6, 2056, 0}}) {
     for (const auto& [in_place, with_bias] :
          {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
       SCOPED_TRACE(testing::Message() << "m=" << s.m << " d=" << s.d << " offset=" << s.offset

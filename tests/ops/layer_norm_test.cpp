@@ -16,8 +16,9 @@ TEST_P(LayerNormTest, MatchesReference) {
     int64_t m, d;
     float offset;  // added to every input: a large mean is where float statistics go wrong
   };
-  for (const Case& s : {Case{1, 1, 0}, Case{1, 384, 0}, Case{5, 7, 0}, Case{3, 1280, 100.0f},
-                        Case{33, 65, -3.0f}, Case{200, 512, 10.0f}}) {
+  for (const Case& s :
+       {Case{1, 1, 0}, Case{1, 384, 0}, Case{5, 7, 0}, Case{3, 1280, 100.0f}, Case{33, 65, -3.0f},
+        Case{200, 512, 10.0f}, Case{7, 2048, 1.0f}, Case{6, 2056, 0}}) {
     SCOPED_TRACE(testing::Message() << "m=" << s.m << " d=" << s.d << " offset=" << s.offset);
     auto x = uniform(size_t(s.m * s.d), -2.0f, 2.0f);
     for (float& v : x) v += s.offset;

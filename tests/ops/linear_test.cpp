@@ -27,7 +27,10 @@ TEST_P(LinearTest, MatchesReference) {
     int64_t m, n, k;
   };
   for (const Case& s : {Case{1, 1, 1}, Case{1, 37, 65}, Case{1, 384, 384}, Case{3, 5, 7},
-                        Case{4, 32, 64}, Case{17, 33, 129}, Case{64, 96, 200}, Case{130, 7, 3}}) {
+                        Case{4, 32, 64}, Case{17, 33, 129}, Case{64, 96, 200}, Case{130, 7, 3},
+                        // CUDA 16-bit: up to 8 rows take the one-pass rows kernel (unrolled k
+                        // loop, tails), 9 rows cuBLAS
+                        Case{2, 130, 1280}, Case{8, 64, 520}, Case{5, 21, 1288}, Case{9, 40, 64}}) {
     for (bool with_bias : {false, true}) {
       SCOPED_TRACE(testing::Message()
                    << "m=" << s.m << " n=" << s.n << " k=" << s.k << " bias=" << with_bias);

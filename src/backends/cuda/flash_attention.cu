@@ -20,6 +20,7 @@
 // and row stride 16-byte aligned.
 #include <mma.h>
 
+#include <cstdlib>
 #include <type_traits>
 
 #include "backends/cuda/common.cuh"
@@ -181,12 +182,21 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // ---- sm_80+: the FlashAttention-2 layout on mma.sync.m16n8k16 ----------------------------------
-// Everything per warp stays in registers: the Q fragments (16 rows x 64 dims), the scores S of a
-// 64-key tile (8 accumulator tiles of 16 x 8), the output O (8 tiles of 16 x 8) and the running
-// max/sum of the lane's two rows (g = lane / 4 and g + 8). The accumulator layout of m16n8k16 is
-// the A-operand layout of the next one, so P goes from S to the P V product without touching
-// memory. K and V tiles are staged in shared memory with 16-byte-padded rows: K's 32-bit operand
-// loads and V's 16-bit ones both land on distinct banks. 18 KiB of static shared memory.
+// A block of 8 warps takes 128 queries of one (batch, head); each warp owns 16 of them. Everything
+// per warp stays in registers: the Q fragments (16 rows x 64 dims), the scores S of a 64-key tile
+// (8 accumulator tiles of 16 x 8), the output O (8 tiles of 16 x 8) and the running max/sum of
+// the lane's two rows (g = lane / 4 and g + 8). The accumulator layout of m16n8k16 is the
+// A-operand layout of the next one, so P goes from S to the P V product without touching memory.
+// K and V tiles go global -> shared with cp.async, double-buffered (tile j + 1 loads while tile j
+// is computed; rows past Tk are zero-filled by the copy), and shared -> registers with ldmatrix
+// (K as stored, V transposed by ldmatrix.trans: one instruction per two mma operands). Rows are
+// padded by 16 bytes, so the 8 row addresses of each ldmatrix phase hit distinct banks. Twice as
+// many queries per block as the WMMA kernel halves the K/V traffic from L2 per query.
+// 36 KiB of static shared memory.
+
+constexpr int kMmaBlockQ = 128;
+constexpr int kMmaWarps = kMmaBlockQ / 16;
+constexpr int kMmaThreads = kMmaWarps * 32;
 
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
@@ -197,12 +207,6 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
   }
-}
-
-template <typename T>
-__device__ __forceinline__ uint32_t pair(const T* lo, const T* hi) {
-  return uint32_t(*reinterpret_cast<const uint16_t*>(lo)) |
-         (uint32_t(*reinterpret_cast<const uint16_t*>(hi)) << 16);
 }
 
 template <typename T>
@@ -224,19 +228,77 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, const uint
 #endif
 }
 
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return uint32_t(__cvta_generic_to_shared(p));
+}
+
+// Four 8x8 16-bit matrices; lanes 8i..8i+7 give the row addresses of matrix i, r[i] its fragment.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+#endif
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+#endif
+}
+
+// 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros (rows past the end).
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int src_bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
+// Queues the copy of rows [row0, row0 + 64) of a [*, ld] matrix (rows >= n_rows zero-filled)
+// into a padded [64, kLdh] shared tile.
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
+__device__ __forceinline__ void load_tile_async(const T* src, int64_t ld, int64_t row0,
+                                                int64_t n_rows, T* dst) {
+#pragma unroll
+  for (int idx = threadIdx.x; idx < kBlockK * kD / 8; idx += kMmaThreads) {
+    const int r = idx / (kD / 8), c = idx % (kD / 8);
+    const bool ok = row0 + r < n_rows;
+    const T* from = ok ? src + (row0 + r) * ld + c * 8 : src;
+    cp_async16(smem_addr(dst + r * kLdh + c * 8), from, ok ? 16 : 0);
+  }
+}
+
+template <typename T, int MinBlocks>
+__global__ void __launch_bounds__(kMmaThreads, MinBlocks)
     flash_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                      FlashAttentionDims d, float scale_log2, T* __restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  __shared__ __align__(16) T ks[kBlockK * kLdh];
-  __shared__ __align__(16) T vs[kBlockK * kLdh];
+  __shared__ __align__(128) T ks[2][kBlockK * kLdh];
+  __shared__ __align__(128) T vs[2][kBlockK * kLdh];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kBlockQ;
+  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kMmaBlockQ;
   const T* qb = q + b * d.bs_q + h * kD;
   const T* kb = k + b * d.bs_k + h * kD;
   const T* vb = v + b * d.bs_v + h * kD;
   const int64_t r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+  const int64_t n_tiles = (d.tk + kBlockK - 1) / kBlockK;
+
+  load_tile_async(kb, d.ld_k, 0, d.tk, ks[0]);
+  load_tile_async(vb, d.ld_v, 0, d.tk, vs[0]);
+  cp_async_commit();
 
   uint32_t qa[kD / 16][4];
 #pragma unroll
@@ -252,22 +314,37 @@ __global__ void __launch_bounds__(kThreads)
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
 
-  for (int64_t j0 = 0; j0 < d.tk; j0 += kBlockK) {
-    __syncthreads();  // the previous tile is no longer read
-    load_tile(kb, d.ld_k, j0, d.tk, ks);
-    load_tile(vb, d.ld_v, j0, d.tk, vs);
-    __syncthreads();
+  // ldmatrix lane roles: matrix mat = lane / 8, its row lane % 8.
+  const int mat = lane >> 3, mrow = lane & 7;
+  for (int64_t tile = 0; tile < n_tiles; ++tile) {
+    const int buf = int(tile & 1);
+    if (tile + 1 < n_tiles) {
+      // The other buffer was last read in iteration tile - 1, which ended with a barrier.
+      load_tile_async(kb, d.ld_k, (tile + 1) * kBlockK, d.tk, ks[buf ^ 1]);
+      load_tile_async(vb, d.ld_v, (tile + 1) * kBlockK, d.tk, vs[buf ^ 1]);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // tile's copies, made by every thread, are visible
+    const T* kt = ks[buf];
+    const T* vt = vs[buf];
+    const int64_t j0 = tile * kBlockK;
 
+    // S = Q K^T: per 8-key tile n, two ldmatrix.x4 give the B operands of the four k-steps
+    // (matrix i of the half covering dims [32 half, 32 half + 32) = dims 32 half + 8 i).
     float s[kBlockK / 8][4];
 #pragma unroll
     for (int n = 0; n < kBlockK / 8; ++n) {
       s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        const T* kr = ks + (n * 8 + g) * kLdh + kk * 16 + t * 2;
-        const uint32_t bb[2] = {*reinterpret_cast<const uint32_t*>(kr),
-                                *reinterpret_cast<const uint32_t*>(kr + 8)};
-        mma16816<T>(s[n], qa[kk], bb);
+      for (int half = 0; half < 2; ++half) {
+        uint32_t bk[4];
+        ldmatrix_x4(bk, smem_addr(kt + (n * 8 + mrow) * kLdh + half * 32 + mat * 8));
+        const uint32_t b0[2] = {bk[0], bk[1]}, b1[2] = {bk[2], bk[3]};
+        mma16816<T>(s[n], qa[half * 2], b0);
+        mma16816<T>(s[n], qa[half * 2 + 1], b1);
       }
     }
     float mx0 = -INFINITY, mx1 = -INFINITY;
@@ -313,6 +390,8 @@ __global__ void __launch_bounds__(kThreads)
       o[n][2] *= a1;
       o[n][3] *= a1;
     }
+    // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
+    // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
 #pragma unroll
     for (int kk = 0; kk < kBlockK / 16; ++kk) {
       const uint32_t pa[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]),
@@ -320,12 +399,16 @@ __global__ void __launch_bounds__(kThreads)
                               pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                               pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        const T* vr = vs + (kk * 16 + t * 2) * kLdh + n * 8 + g;
-        const uint32_t bb[2] = {pair(vr, vr + kLdh), pair(vr + 8 * kLdh, vr + 9 * kLdh)};
-        mma16816<T>(o[n], pa, bb);
+      for (int n = 0; n < kD / 8; n += 2) {
+        uint32_t bv[4];
+        ldmatrix_x4_trans(
+            bv, smem_addr(vt + (kk * 16 + (mat & 1) * 8 + mrow) * kLdh + (n + (mat >> 1)) * 8));
+        const uint32_t b0[2] = {bv[0], bv[1]}, b1[2] = {bv[2], bv[3]};
+        mma16816<T>(o[n], pa, b0);
+        mma16816<T>(o[n + 1], pa, b1);
       }
     }
+    __syncthreads();  // every warp is done with buf before the next iteration refills it
   }
 
   const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
@@ -358,10 +441,18 @@ template <typename T>
 cudaError_t launch_mma(const void* q, const void* k, const void* v, const FlashAttentionDims& d,
                        void* out, cudaStream_t s) {
   const float scale_log2 = float(1.4426950408889634 / sqrt(double(kD)));
-  const dim3 grid(unsigned((d.tq + kBlockQ - 1) / kBlockQ), unsigned(d.n_head), unsigned(d.batch));
-  flash_mma_kernel<T><<<grid, kThreads, 0, s>>>(static_cast<const T*>(q), static_cast<const T*>(k),
-                                                static_cast<const T*>(v), d, scale_log2,
-                                                static_cast<T*>(out));
+  const dim3 grid(unsigned((d.tq + kMmaBlockQ - 1) / kMmaBlockQ), unsigned(d.n_head),
+                  unsigned(d.batch));
+  // Measurement switch while the two register budgets are compared on the H100:
+  // HARK_FLASH_BLOCKS=1 selects the 169-register build (one block per SM), else 128 (two).
+  static const bool one = [] {
+    const char* e = std::getenv("HARK_FLASH_BLOCKS");
+    return e && e[0] == '1';
+  }();
+  auto* kernel = one ? flash_mma_kernel<T, 1> : flash_mma_kernel<T, 2>;
+  kernel<<<grid, kMmaThreads, 0, s>>>(static_cast<const T*>(q), static_cast<const T*>(k),
+                                      static_cast<const T*>(v), d, scale_log2,
+                                      static_cast<T*>(out));
   return cudaGetLastError();
 }
 
@@ -396,7 +487,7 @@ cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, co
   // through older PTX (e.g. HARK_CUDA_ARCHITECTURES=75 on an sm_86 card) must not launch it.
   static const bool mma_loaded = [] {
     cudaFuncAttributes a{};
-    if (cudaFuncGetAttributes(&a, flash_mma_kernel<__half>) != cudaSuccess) {
+    if (cudaFuncGetAttributes(&a, flash_mma_kernel<__half, 2>) != cudaSuccess) {
       (void)cudaGetLastError();
       return false;
     }

@@ -90,6 +90,11 @@ void linear(DType dtype, const void* x, const void* w, const void* bias, void* y
   if (m == 0 || n == 0) return;
   if (k == 0) {
     zero(y, m * n, dtype, "linear: cudaMemsetAsync");
+  } else if (dtype != DType::kF32 && m <= kDirectRows) {
+    // Few rows (a decoder step): one pass over the weights with the bias, one launch.
+    detail::check(detail::launch_linear_rows(dtype, x, w, bias, y, m, n, k, detail::stream()),
+                  "linear: rows kernel");
+    return;
   } else {
     gemm(dtype, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, w, k, x, k, y, n, "linear: cublasGemmEx");
   }

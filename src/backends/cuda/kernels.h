@@ -15,7 +15,10 @@ namespace hark::backends::cuda {
 
 bool supports_dtype(DType dtype);
 
-// y[m, n] = x[m, k] · w[n, k]^T (+ bias[n]); bias may be null. m, n, k fit in int32.
+// y[m, n] = x[m, k] · w[n, k]^T (+ bias[n]); bias may be null. m, n, k fit in int32. 16-bit
+// tensors of up to kDirectRows rows (decoder steps) take a one-pass kernel that adds the bias;
+// otherwise cuBLAS, then a bias kernel.
+constexpr int64_t kDirectRows = 8;
 void linear(DType dtype, const void* x, const void* w, const void* bias, void* y, int64_t m,
             int64_t n, int64_t k);
 

@@ -1,14 +1,18 @@
-// Linear layers over int8 weights with fp32 per-output-channel scales (weight-only quantisation):
-// y[m, n] = scale[n] * sum_k x[m, k] * q[n, k] (+ bias[n]), activations F32/F16/BF16, fp32
-// accumulation.
+// Linear layers for few rows (decoder steps), and over int8 weights with fp32 per-output-channel
+// scales (weight-only quantisation): y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]),
+// activations F32/F16/BF16, fp32 accumulation.
 //
-// - linear_int8_rows_kernel (decoder steps, few rows): bandwidth-bound, so it reads the weights
-//   as int8 (half the bytes of fp16) and dequantises in registers. One warp per output channel:
-//   each lane loads 8 weights (8 bytes) and 8 activations per row (16 bytes for fp16) per step,
-//   so a warp streams 256 contiguous weights at a time; R rows (a template constant, 1..16) are
-//   accumulated at once so that each weight is loaded once for all of them. Warp reductions at
-//   the end, lane 0 applies the scale and bias. The activations are re-read by every warp of a
-//   block and stay in L1/L2. K not a multiple of 8, or rows not 16-byte aligned: a scalar loop.
+// - linear_rows_kernel (decoder steps, few rows): bandwidth-bound, so one pass over the weights
+//   for all rows, in their stored type (int8: half the bytes of fp16, dequantised in registers;
+//   or the activations' 16-bit type, no scale), with the bias added in the same pass. One warp
+//   per output channel: each lane loads 8 weights (8 or 16 bytes) and 8 activations per row (16
+//   bytes for fp16) per step, so a warp streams 256 contiguous weights at a time; R rows (a
+//   template constant, 1..16) are accumulated at once so that each weight is loaded once for all
+//   of them, and the k loop is unrolled so that several weight loads are in flight. Warp
+//   reductions at the end, lane 0 applies the scale and bias. The activations are re-read by every
+//   warp of a block and stay in L1/L2. K not a multiple of 8, or rows not 16-byte aligned: a
+//   scalar loop. For 16-bit weights this replaces cuBLAS up to kDirectRows rows: one launch
+//   instead of GEMM + bias kernel, at the weights' bandwidth.
 // - dequantize_int8_kernel (the encoder, many rows): w = q * scale into a scratch buffer of the
 //   activations' dtype, 8 elements per thread with 16-byte stores; kernels.cpp then runs the
 //   cuBLAS GEMM over it (tensor cores).
@@ -53,6 +57,12 @@ __device__ __forceinline__ void load8(const int8_t* p, float (&v)[8]) {
   for (int i = 0; i < 8; ++i) v[i] = float(b[i]);
 }
 
+__device__ __forceinline__ float load_one(const int8_t* p) { return float(*p); }
+template <typename T>
+__device__ __forceinline__ float load_one(const T* p) {
+  return load(p);
+}
+
 __device__ __forceinline__ void store8(float* p, const float (&v)[8]) {
   *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
   *reinterpret_cast<float4*>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
@@ -75,21 +85,22 @@ __device__ __forceinline__ void store8(__nv_bfloat16* p, const float (&v)[8]) {
 // Block (32 * kWarpsPerBlock threads) b.x covers output channels [b.x * kWarpsPerBlock, ...),
 // b.y rows [b.y * R, b.y * R + R). k8: the prefix of K done with 8-wide loads (0 when the
 // pointers or K do not allow them).
-template <typename T, int R>
+template <typename T, typename W, int R>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
-    linear_int8_rows_kernel(const T* __restrict__ x, const int8_t* __restrict__ q,
-                            const float* __restrict__ scale, const T* __restrict__ bias,
-                            T* __restrict__ y, int m, int n, int k, int k8) {
+    linear_rows_kernel(const T* __restrict__ x, const W* __restrict__ q,
+                       const float* __restrict__ scale, const T* __restrict__ bias,
+                       T* __restrict__ y, int m, int n, int k, int k8) {
   const int lane = threadIdx.x & 31;
   const int col = blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5);
   if (col >= n) return;  // the whole warp leaves; no block-wide synchronisation below
   const int row0 = blockIdx.y * R;
   const int rows = min(R, m - row0);
-  const int8_t* wq = q + int64_t(col) * k;
+  const W* wq = q + int64_t(col) * k;
   const T* xr = x + int64_t(row0) * k;
   float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+#pragma unroll 4
   for (int k0 = lane * 8; k0 < k8; k0 += 32 * 8) {
     float w[8];
     load8(wq + k0, w);
@@ -104,12 +115,12 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     }
   }
   for (int kk = k8 + lane; kk < k; kk += 32) {
-    const float w = float(wq[kk]);
+    const float w = load_one(wq + kk);
 #pragma unroll
     for (int r = 0; r < R; ++r)
       if (r < rows) acc[r] = fmaf(load(xr + int64_t(r) * k + kk), w, acc[r]);
   }
-  const float s = scale[col];
+  const float s = scale ? scale[col] : 1.0f;
   const float b = bias ? load(bias + col) : 0.0f;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -118,16 +129,26 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
   }
 }
 
-template <typename T, int R>
-cudaError_t launch_rows(const T* x, const int8_t* q, const float* scale, const T* bias, T* y,
-                        int64_t m, int64_t n, int64_t k, cudaStream_t s) {
-  const bool aligned =
-      ((reinterpret_cast<uintptr_t>(x) & 15u) | (reinterpret_cast<uintptr_t>(q) & 7u)) == 0;
+template <typename T, typename W, int R>
+cudaError_t launch_rows(const T* x, const W* q, const float* scale, const T* bias, T* y, int64_t m,
+                        int64_t n, int64_t k, cudaStream_t s) {
+  const bool aligned = ((reinterpret_cast<uintptr_t>(x) & 15u) |
+                        (reinterpret_cast<uintptr_t>(q) & (8 * sizeof(W) - 1))) == 0;
   const int64_t k8 = aligned && k % 8 == 0 ? k : 0;
   const dim3 grid(unsigned((n + kWarpsPerBlock - 1) / kWarpsPerBlock), unsigned((m + R - 1) / R));
-  linear_int8_rows_kernel<T, R>
+  linear_rows_kernel<T, W, R>
       <<<grid, 32 * kWarpsPerBlock, 0, s>>>(x, q, scale, bias, y, int(m), int(n), int(k), int(k8));
   return cudaGetLastError();
+}
+
+template <typename T, typename W>
+cudaError_t launch_rows_any(const T* x, const W* q, const float* scale, const T* bias, T* y,
+                            int64_t m, int64_t n, int64_t k, cudaStream_t s) {
+  if (m == 1) return launch_rows<T, W, 1>(x, q, scale, bias, y, m, n, k, s);
+  if (m == 2) return launch_rows<T, W, 2>(x, q, scale, bias, y, m, n, k, s);
+  if (m <= 4) return launch_rows<T, W, 4>(x, q, scale, bias, y, m, n, k, s);
+  if (m <= 8) return launch_rows<T, W, 8>(x, q, scale, bias, y, m, n, k, s);
+  return launch_rows<T, W, 16>(x, q, scale, bias, y, m, n, k, s);
 }
 
 template <typename T>
@@ -162,11 +183,18 @@ cudaError_t launch_linear_int8_rows(DType dtype, const void* x, const int8_t* q,
     const T* xt = static_cast<const T*>(x);
     const T* bt = static_cast<const T*>(bias);
     T* yt = static_cast<T*>(y);
-    if (m == 1) return launch_rows<T, 1>(xt, q, scale, bt, yt, m, n, k, s);
-    if (m == 2) return launch_rows<T, 2>(xt, q, scale, bt, yt, m, n, k, s);
-    if (m <= 4) return launch_rows<T, 4>(xt, q, scale, bt, yt, m, n, k, s);
-    if (m <= 8) return launch_rows<T, 8>(xt, q, scale, bt, yt, m, n, k, s);
-    return launch_rows<T, 16>(xt, q, scale, bt, yt, m, n, k, s);
+    return launch_rows_any<T, int8_t>(xt, q, scale, bt, yt, m, n, k, s);
+  });
+}
+
+cudaError_t launch_linear_rows(DType dtype, const void* x, const void* w, const void* bias, void* y,
+                               int64_t m, int64_t n, int64_t k, cudaStream_t s) {
+  if (m == 0 || n == 0) return cudaSuccess;
+  if (m > 16 || n > 0x7fffffff || k > 0x7fffffff) return cudaErrorInvalidValue;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    return launch_rows_any<T, T>(static_cast<const T*>(x), static_cast<const T*>(w), nullptr,
+                                 static_cast<const T*>(bias), static_cast<T*>(y), m, n, k, s);
   });
 }
 
