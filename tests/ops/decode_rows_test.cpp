@@ -188,5 +188,20 @@ TEST_P(RowMovesTest, ArgmaxRowsSkipsTheExcludedColumnAndTakesTheFirstTie) {
   EXPECT_EQ(plain[1], 7);
 }
 
+TEST_P(RowMovesTest, ArgmaxRowsOverAVocabularyWideRow) {
+  // 51,866 columns (large-v3's vocabulary): the CUDA kernel splits a row over many blocks, so
+  // ties and the excluded column must be settled across splits too.
+  const int64_t n = 51866;
+  auto x = uniform(size_t(3 * n));
+  x[size_t(0 * n + 40000)] = 3.0f;  // row 0: a tie far apart, the first one wins
+  x[size_t(0 * n + 50000)] = 3.0f;
+  x[size_t(1 * n + 51865)] = 4.0f;  // row 1: the last column
+  x[size_t(2 * n + 30000)] = 6.0f;  // row 2: the best is excluded; the next is in an early split
+  x[size_t(2 * n + 5)] = 5.0f;
+  representable(x);
+  EXPECT_EQ(ops::argmax_rows(input(x, {3, n}), 30000), (std::vector<int>{40000, 51865, 5}));
+  EXPECT_EQ(ops::argmax_rows(input(x, {3, n}))[2], 30000);
+}
+
 }  // namespace
 }  // namespace hark::ops_test

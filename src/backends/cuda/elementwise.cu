@@ -97,6 +97,24 @@ __global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t d) {
   }
 }
 
+// x[r, c] += row[c] in groups of V (as bias_gelu_kernel).
+template <typename T, int V>
+__global__ void add_rows_vec_kernel(T* x, const T* row, int64_t rows, int64_t d) {
+  const int64_t groups = d / V;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    Group<T, V>* xr = reinterpret_cast<Group<T, V>*>(x + r * d);
+    const Group<T, V>* br = reinterpret_cast<const Group<T, V>*>(row);
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < groups;
+         c += int64_t(gridDim.x) * blockDim.x) {
+      Group<T, V> xv = xr[c];
+      const Group<T, V> bv = br[c];
+#pragma unroll
+      for (int e = 0; e < V; ++e) store(&xv.v[e], load(&xv.v[e]) + load(&bv.v[e]));
+      xr[c] = xv;
+    }
+  }
+}
+
 // x[r, c] += row[c]: blockIdx.y strides over rows, threads over columns.
 template <typename T>
 __global__ void add_rows_kernel(T* x, const T* row, int64_t rows, int64_t d) {
@@ -182,8 +200,17 @@ cudaError_t launch_add_rows(DType dtype, void* x, const void* row, int64_t rows,
   if (n == 0) return cudaSuccess;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    const unsigned gx = unsigned((d + kThreads - 1) / kThreads);
+    constexpr int V = int(16 / sizeof(T));
     const unsigned gy = unsigned(rows < 65535 ? rows : 65535);
+    if (d % V == 0 &&
+        ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(row)) & 15u) == 0) {
+      const int64_t groups = d / V;
+      const unsigned gx = unsigned(std::min<int64_t>((groups + kThreads - 1) / kThreads, 65535));
+      add_rows_vec_kernel<T, V><<<dim3(gx, gy), kThreads, 0, s>>>(
+          static_cast<T*>(x), static_cast<const T*>(row), rows, d);
+      return cudaGetLastError();
+    }
+    const unsigned gx = unsigned((d + kThreads - 1) / kThreads);
     add_rows_kernel<<<dim3(gx, gy), kThreads, 0, s>>>(static_cast<T*>(x),
                                                       static_cast<const T*>(row), rows, d);
     return cudaGetLastError();

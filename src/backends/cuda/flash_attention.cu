@@ -270,14 +270,105 @@ __device__ __forceinline__ void cp_async_wait() {
 // Queues the copy of rows [row0, row0 + 64) of a [*, ld] matrix (rows >= n_rows zero-filled)
 // into a padded [64, kLdh] shared tile.
 template <typename T>
-__device__ __forceinline__ void load_tile_async(const T* src, int64_t ld, int64_t row0,
-                                                int64_t n_rows, T* dst) {
+__device__ __forceinline__ void load_tile_async(const T* src, int64_t ld, int row0, int n_rows,
+                                                T* dst) {
 #pragma unroll
   for (int idx = threadIdx.x; idx < kBlockK * kD / 8; idx += kMmaThreads) {
     const int r = idx / (kD / 8), c = idx % (kD / 8);
     const bool ok = row0 + r < n_rows;
-    const T* from = ok ? src + (row0 + r) * ld + c * 8 : src;
+    const T* from = ok ? src + int64_t(row0 + r) * ld + c * 8 : src;
     cp_async16(smem_addr(dst + r * kLdh + c * 8), from, ok ? 16 : 0);
+  }
+}
+
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// One 64-key tile for one warp's 16 queries: S = Q K^T from the K tile at shared address k_lane
+// (this lane's ldmatrix row address), the online softmax (scores scaled by scale_log2 inside the
+// exponent: exp2(s * scale - max * scale) is one FFMA + one ex2), O += P V from the V tile at
+// v_lane. Masked: keys at or past n_valid (the last, partial tile) get probability 0; full tiles
+// skip the comparisons.
+template <typename T, bool Masked>
+__device__ __forceinline__ void flash_tile(const uint32_t (&qa)[kD / 16][4], uint32_t k_lane,
+                                           uint32_t v_lane, int n_valid, int t, float scale_log2,
+                                           float (&o)[kD / 8][4], float& m0, float& m1, float& l0,
+                                           float& l1) {
+  float s[kBlockK / 8][4];
+#pragma unroll
+  for (int n = 0; n < kBlockK / 8; ++n) {
+    s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      // Matrix i of this ldmatrix: keys 8n + (0..7), dims 32 half + 8 i.
+      uint32_t bk[4];
+      ldmatrix_x4(bk, k_lane + uint32_t(((n * 8) * kLdh + half * 32) * 2));
+      const uint32_t b0[2] = {bk[0], bk[1]}, b1[2] = {bk[2], bk[3]};
+      mma16816<T>(s[n], qa[half * 2], b0);
+      mma16816<T>(s[n], qa[half * 2 + 1], b1);
+    }
+  }
+  if constexpr (Masked) {
+#pragma unroll
+    for (int n = 0; n < kBlockK / 8; ++n) {
+      const int key = n * 8 + t * 2;
+      if (key >= n_valid) s[n][0] = s[n][2] = -INFINITY;
+      if (key + 1 >= n_valid) s[n][1] = s[n][3] = -INFINITY;
+    }
+  }
+  float mx0 = m0, mx1 = m1;  // running max of the raw scores
+#pragma unroll
+  for (int n = 0; n < kBlockK / 8; ++n) {
+    mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
+    mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
+  }
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+  // The first tile always has a real key (Tk >= 1), so mx is finite from here on.
+  const float a0 = fast_exp2((m0 - mx0) * scale_log2), a1 = fast_exp2((m1 - mx1) * scale_log2);
+  const float ms0 = mx0 * scale_log2, ms1 = mx1 * scale_log2;
+  float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+  for (int n = 0; n < kBlockK / 8; ++n) {
+    s[n][0] = fast_exp2(fmaf(s[n][0], scale_log2, -ms0));
+    s[n][1] = fast_exp2(fmaf(s[n][1], scale_log2, -ms0));
+    s[n][2] = fast_exp2(fmaf(s[n][2], scale_log2, -ms1));
+    s[n][3] = fast_exp2(fmaf(s[n][3], scale_log2, -ms1));
+    sum0 += s[n][0] + s[n][1];
+    sum1 += s[n][2] + s[n][3];
+  }
+  // Row sums stay per lane (each lane's partial over its columns); reduced once at the end.
+  l0 = l0 * a0 + sum0;
+  l1 = l1 * a1 + sum1;
+  m0 = mx0;
+  m1 = mx1;
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) {
+    o[n][0] *= a0;
+    o[n][1] *= a0;
+    o[n][2] *= a1;
+    o[n][3] *= a1;
+  }
+  // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
+  // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
+#pragma unroll
+  for (int kk = 0; kk < kBlockK / 16; ++kk) {
+    const uint32_t pa[4] = {
+        pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+        pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+    for (int n = 0; n < kD / 8; n += 2) {
+      uint32_t bv[4];
+      ldmatrix_x4_trans(bv, v_lane + uint32_t(((kk * 16) * kLdh + n * 8) * 2));
+      const uint32_t b0[2] = {bv[0], bv[1]}, b1[2] = {bv[2], bv[3]};
+      mma16816<T>(o[n], pa, b0);
+      mma16816<T>(o[n + 1], pa, b1);
+    }
   }
 }
 
@@ -294,10 +385,11 @@ __global__ void __launch_bounds__(kMmaThreads, MinBlocks)
   const T* kb = k + b * d.bs_k + h * kD;
   const T* vb = v + b * d.bs_v + h * kD;
   const int64_t r0 = q0 + warp * 16 + g, r1 = r0 + 8;
-  const int64_t n_tiles = (d.tk + kBlockK - 1) / kBlockK;
+  const int tk = int(d.tk);  // the launcher checks Tk < 2^31
+  const int n_tiles = (tk + kBlockK - 1) / kBlockK;
 
-  load_tile_async(kb, d.ld_k, 0, d.tk, ks[0]);
-  load_tile_async(vb, d.ld_v, 0, d.tk, vs[0]);
+  load_tile_async(kb, d.ld_k, 0, tk, ks[0]);
+  load_tile_async(vb, d.ld_v, 0, tk, vs[0]);
   cp_async_commit();
 
   uint32_t qa[kD / 16][4];
@@ -314,103 +406,39 @@ __global__ void __launch_bounds__(kMmaThreads, MinBlocks)
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
 
-  // ldmatrix lane roles: matrix mat = lane / 8, its row lane % 8.
+  // This lane's ldmatrix row addresses in each buffer (matrix mat = lane / 8, its row lane % 8):
+  // K as stored (keys mrow, dims 8 mat), V for the transposed load (keys 8 (mat % 2) + mrow,
+  // dims 8 (mat / 2)); flash_tile adds the constant offsets of each fragment.
   const int mat = lane >> 3, mrow = lane & 7;
-  for (int64_t tile = 0; tile < n_tiles; ++tile) {
-    const int buf = int(tile & 1);
+  const uint32_t k_lane0 = smem_addr(ks[0] + mrow * kLdh + mat * 8);
+  const uint32_t v_lane0 = smem_addr(vs[0] + ((mat & 1) * 8 + mrow) * kLdh + (mat >> 1) * 8);
+  constexpr uint32_t kBufBytes = kBlockK * kLdh * sizeof(T);
+  for (int tile = 0; tile < n_tiles; ++tile) {
+    const int buf = tile & 1;
     if (tile + 1 < n_tiles) {
       // The other buffer was last read in iteration tile - 1, which ended with a barrier.
-      load_tile_async(kb, d.ld_k, (tile + 1) * kBlockK, d.tk, ks[buf ^ 1]);
-      load_tile_async(vb, d.ld_v, (tile + 1) * kBlockK, d.tk, vs[buf ^ 1]);
+      load_tile_async(kb, d.ld_k, (tile + 1) * kBlockK, tk, ks[buf ^ 1]);
+      load_tile_async(vb, d.ld_v, (tile + 1) * kBlockK, tk, vs[buf ^ 1]);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
     __syncthreads();  // tile's copies, made by every thread, are visible
-    const T* kt = ks[buf];
-    const T* vt = vs[buf];
-    const int64_t j0 = tile * kBlockK;
-
-    // S = Q K^T: per 8-key tile n, two ldmatrix.x4 give the B operands of the four k-steps
-    // (matrix i of the half covering dims [32 half, 32 half + 32) = dims 32 half + 8 i).
-    float s[kBlockK / 8][4];
-#pragma unroll
-    for (int n = 0; n < kBlockK / 8; ++n) {
-      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        uint32_t bk[4];
-        ldmatrix_x4(bk, smem_addr(kt + (n * 8 + mrow) * kLdh + half * 32 + mat * 8));
-        const uint32_t b0[2] = {bk[0], bk[1]}, b1[2] = {bk[2], bk[3]};
-        mma16816<T>(s[n], qa[half * 2], b0);
-        mma16816<T>(s[n], qa[half * 2 + 1], b1);
-      }
-    }
-    float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-    for (int n = 0; n < kBlockK / 8; ++n) {
-      const int64_t key = j0 + n * 8 + t * 2;
-      const bool ok0 = key < d.tk, ok1 = key + 1 < d.tk;
-      s[n][0] = ok0 ? s[n][0] * scale_log2 : -INFINITY;
-      s[n][1] = ok1 ? s[n][1] * scale_log2 : -INFINITY;
-      s[n][2] = ok0 ? s[n][2] * scale_log2 : -INFINITY;
-      s[n][3] = ok1 ? s[n][3] * scale_log2 : -INFINITY;
-      mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-      mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
-    }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-    const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
-    float sum0 = 0.0f, sum1 = 0.0f;
-#pragma unroll
-    for (int n = 0; n < kBlockK / 8; ++n) {
-      s[n][0] = exp2f(s[n][0] - mn0);
-      s[n][1] = exp2f(s[n][1] - mn0);
-      s[n][2] = exp2f(s[n][2] - mn1);
-      s[n][3] = exp2f(s[n][3] - mn1);
-      sum0 += s[n][0] + s[n][1];
-      sum1 += s[n][2] + s[n][3];
-    }
-    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
-    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
-    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
-    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
-    l0 = l0 * a0 + sum0;
-    l1 = l1 * a1 + sum1;
-    m0 = mn0;
-    m1 = mn1;
-#pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      o[n][0] *= a0;
-      o[n][1] *= a0;
-      o[n][2] *= a1;
-      o[n][3] *= a1;
-    }
-    // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
-    // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
-#pragma unroll
-    for (int kk = 0; kk < kBlockK / 16; ++kk) {
-      const uint32_t pa[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]),
-                              pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                              pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-      for (int n = 0; n < kD / 8; n += 2) {
-        uint32_t bv[4];
-        ldmatrix_x4_trans(
-            bv, smem_addr(vt + (kk * 16 + (mat & 1) * 8 + mrow) * kLdh + (n + (mat >> 1)) * 8));
-        const uint32_t b0[2] = {bv[0], bv[1]}, b1[2] = {bv[2], bv[3]};
-        mma16816<T>(o[n], pa, b0);
-        mma16816<T>(o[n + 1], pa, b1);
-      }
+    const uint32_t k_lane = k_lane0 + buf * kBufBytes, v_lane = v_lane0 + buf * kBufBytes;
+    const int n_valid = tk - tile * kBlockK;
+    if (n_valid >= kBlockK) {
+      flash_tile<T, false>(qa, k_lane, v_lane, n_valid, t, scale_log2, o, m0, m1, l0, l1);
+    } else {
+      flash_tile<T, true>(qa, k_lane, v_lane, n_valid, t, scale_log2, o, m0, m1, l0, l1);
     }
     __syncthreads();  // every warp is done with buf before the next iteration refills it
   }
 
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) {
@@ -480,7 +508,8 @@ cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, co
     if (ld % 8 != 0) return cudaErrorNotSupported;
   if (!aligned16(q) || !aligned16(k) || !aligned16(v) || !aligned16(out))
     return cudaErrorNotSupported;
-  if (d.batch > 65535 || d.n_head > 65535 || d.tk < 1) return cudaErrorNotSupported;
+  if (d.batch > 65535 || d.n_head > 65535 || d.tk < 1 || d.tk > 0x7fffffff)
+    return cudaErrorNotSupported;
   if (d.tq == 0 || d.batch == 0) return cudaSuccess;
   static const int major = device_cc_major();
   // The mma kernel's body exists only in code built for sm_80+: a build that reaches this device

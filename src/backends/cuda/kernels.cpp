@@ -376,11 +376,15 @@ void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out) {
   require_dtype(dtype, "argmax_rows");
   if (rows == 0) return;
-  Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows});
-  detail::check(
-      detail::launch_argmax_rows(dtype, x, rows, n, exclude, dev.data<int>(), detail::stream()),
-      "argmax_rows kernel");
-  detail::check(cudaMemcpyAsync(out, dev.raw(), size_t(rows) * sizeof(int), cudaMemcpyDeviceToHost,
+  // One block: the result, then the splits' values and indices.
+  const int64_t parts = rows * detail::argmax_splits(n);
+  Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows + 2 * parts});
+  int* result = dev.data<int>();
+  detail::check(detail::launch_argmax_rows(dtype, x, rows, n, exclude,
+                                           reinterpret_cast<float*>(result + rows),
+                                           result + rows + parts, result, detail::stream()),
+                "argmax_rows kernel");
+  detail::check(cudaMemcpyAsync(out, result, size_t(rows) * sizeof(int), cudaMemcpyDeviceToHost,
                                 detail::stream()),
                 "argmax_rows: download");
   detail::check(cudaStreamSynchronize(detail::stream()), "argmax_rows: synchronize");

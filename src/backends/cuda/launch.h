@@ -80,7 +80,9 @@ cudaError_t launch_scatter_kv_rows(DType dtype, const void* kv, int64_t ld, cons
 // out[r, :] = x[index[r], :] for r < rows; index: int64 device array.
 cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
                                int64_t d, void* out, cudaStream_t s);
+// The splits of a row of n columns launch_argmax_rows uses; part_v / part_i hold rows * splits.
+int argmax_splits(int64_t n);
 cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
-                               int* out, cudaStream_t s);
+                               float* part_v, int* part_i, int* out, cudaStream_t s);
 
 }  // namespace hark::backends::cuda::detail

@@ -50,28 +50,35 @@ __global__ void gather_rows_kernel(const T* x, const int64_t* index, int64_t d, 
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) out[r * d + c] = row[c];
 }
 
+// Per-row argmax in two launches: block (row, split) reduces columns [split * chunk, + chunk) to
+// a (value, index) pair, then one warp per row merges the splits. Splitting the row over many
+// blocks reads a vocabulary-wide row (51,866 logits) at the GPU's bandwidth instead of one SM's.
+// Ties go to the lower index; `exclude` (or -1) is skipped; NaN never wins.
+__device__ __forceinline__ void better(float& v, int& i, float ov, int oi) {
+  if (ov > v || (ov == v && oi < i)) {
+    v = ov;
+    i = oi;
+  }
+}
+
 template <typename T>
-__global__ void argmax_rows_kernel(const T* x, int64_t n, int exclude, int* out) {
+__global__ void argmax_partial_kernel(const T* x, int64_t n, int exclude, int chunk, float* pv,
+                                      int* pi) {
   __shared__ float best_v[32];
   __shared__ int best_i[32];
-  const T* row = x + int64_t(blockIdx.x) * n;
+  const int64_t r = blockIdx.x;
+  const int split = blockIdx.y, n_split = gridDim.y;
+  const T* row = x + r * n;
+  const int64_t j0 = int64_t(split) * chunk;
+  const int64_t j1 = j0 + chunk < n ? j0 + chunk : n;
   float v = -INFINITY;
   int idx = 0x7fffffff;
-  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     const float y = load(row + j);
-    if (j != exclude && (y > v || (y == v && j < idx))) {
-      v = y;
-      idx = int(j);
-    }
+    if (j != exclude) better(v, idx, y, int(j));
   }
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-    const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-    if (ov > v || (ov == v && oi < idx)) {
-      v = ov;
-      idx = oi;
-    }
-  }
+  for (int o = 16; o > 0; o >>= 1)
+    better(v, idx, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, idx, o));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) {
     best_v[warp] = v;
@@ -79,14 +86,28 @@ __global__ void argmax_rows_kernel(const T* x, int64_t n, int exclude, int* out)
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    for (int w = 1; w < int(blockDim.x >> 5); ++w)
-      if (best_v[w] > v || (best_v[w] == v && best_i[w] < idx)) {
-        v = best_v[w];
-        idx = best_i[w];
-      }
-    out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;  // a row of NaN/-inf only: token 0
+    for (int w = 1; w < int(blockDim.x >> 5); ++w) better(v, idx, best_v[w], best_i[w]);
+    pv[r * n_split + split] = v;
+    pi[r * n_split + split] = idx;
   }
 }
+
+__global__ void argmax_merge_kernel(const float* pv, const int* pi, int64_t rows, int n_split,
+                                    int* out) {
+  const int64_t r = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const int lane = threadIdx.x & 31;
+  float v = -INFINITY;
+  int idx = 0x7fffffff;
+  for (int sp = lane; sp < n_split; sp += 32)
+    better(v, idx, pv[r * n_split + sp], pi[r * n_split + sp]);
+  for (int o = 16; o > 0; o >>= 1)
+    better(v, idx, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, idx, o));
+  if (lane == 0) out[r] = idx == 0x7fffffff ? 0 : idx;  // a row of NaN/-inf only: token 0
+}
+
+constexpr int kArgmaxThreads = 256;
+constexpr int kArgmaxChunk = kArgmaxThreads * 8;
 
 }  // namespace
 
@@ -140,13 +161,26 @@ cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index,
   });
 }
 
+int argmax_splits(int64_t n) {
+  const int64_t splits = (n + kArgmaxChunk - 1) / kArgmaxChunk;
+  return int(splits < 1 ? 1 : (splits > 64 ? 64 : splits));
+}
+
 cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
-                               int* out, cudaStream_t s) {
+                               float* part_v, int* part_i, int* out, cudaStream_t s) {
   if (rows == 0) return cudaSuccess;
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  const int n_split = argmax_splits(n);
+  const int64_t chunk64 = (n + n_split - 1) / n_split;
+  if (chunk64 > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    argmax_rows_kernel<T><<<unsigned(rows), 512, 0, s>>>(static_cast<const T*>(x), n, exclude, out);
+    argmax_partial_kernel<T><<<dim3(unsigned(rows), unsigned(n_split)), kArgmaxThreads, 0, s>>>(
+        static_cast<const T*>(x), n, exclude, int(chunk64), part_v, part_i);
+    const cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+    argmax_merge_kernel<<<unsigned((rows + 7) / 8), 256, 0, s>>>(part_v, part_i, rows, n_split,
+                                                                 out);
     return cudaGetLastError();
   });
 }
