@@ -42,11 +42,29 @@ __device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, f
   sum = block_sum(sum, scratch);
 }
 
-template <typename T>
+using detail::load;  // the float overloads, next to this one for int8 K/V
+__device__ __forceinline__ float load(const int8_t* p) { return float(*p); }
+
+// Int8 K/V: the row's scales of head h (stride n_head), or null for float K/V.
+__device__ __forceinline__ const float* head_scales(const int64_t* sp, int64_t r, int64_t h) {
+  return sp ? row_matrix<float>(sp[r]) + h : nullptr;
+}
+
+// Int8 V: p[j - j0] *= v_scale[j] after the softmax (its sum stays that of the exponentials), so
+// P V reads only the int8 values. Ends with a barrier.
+__device__ __forceinline__ void scale_probs(float* p, int j0, int j1, const float* vs,
+                                            int64_t n_head) {
+  if (vs)
+    for (int j = j0 + int(threadIdx.x); j < j1; j += kThreads) p[j - j0] *= vs[j * n_head];
+  __syncthreads();
+}
+
+// KV: T, or int8_t with k_sc / v_sc the addresses of each row's [*, n_head] fp32 scales.
+template <typename T, typename KV>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
-                        AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
-                        float* part) {
+    rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                        const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d, int chunk,
+                        int n_split, float scale, T* out, float* part) {
   extern __shared__ float smem[];
   __shared__ float scratch[32];
   const int64_t r = blockIdx.x, h = blockIdx.y;
@@ -62,20 +80,24 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = tid; e < dh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = row_matrix<T>(kp[r]) + h * dh;
-  const T* vr = row_matrix<T>(vp[r]) + h * dh;
+  const KV* kr = row_matrix<KV>(kp[r]) + h * dh;
+  const KV* vr = row_matrix<KV>(vp[r]) + h * dh;
+  const float* ks = head_scales(k_sc, r, h);
+  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < dh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * dh + e) * scale;
   __syncthreads();
   for (int j = j0 + warp; j < j1; j += kThreads / 32) {
-    const T* kj = kr + int64_t(j) * d.ld_kv;
+    const KV* kj = kr + int64_t(j) * d.ld_kv;
     float dot = 0.0f;
     for (int e = lane; e < dh; e += 32) dot += qs[e] * load(kj + e);
     dot = warp_sum(dot);
+    if (ks) dot *= ks[int64_t(j) * d.n_head];
     if (lane == 0) p[j - j0] = dot;
   }
   __syncthreads();
   float mx, sum;
   chunk_softmax(p, j1 - j0, scratch, mx, sum);
+  scale_probs(p, j0, j1, vs, d.n_head);
 
   auto emit = [&](int e, float acc) {
     if (n_split == 1) {
@@ -111,6 +133,21 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// 8 consecutive int8 values (one 8-byte load) as floats.
+__device__ __forceinline__ void load8(const int8_t* p, float* out) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const char4 a = *reinterpret_cast<const char4*>(&raw.x),
+              b = *reinterpret_cast<const char4*>(&raw.y);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
+}
+
 // 8 consecutive 16-bit values (one 16-byte load) as floats.
 __device__ __forceinline__ void load8(const __half* p, float* out) {
   const uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -134,11 +171,11 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float* out) {
 // The same for head_dim 64 in 16-bit types, with 16-byte loads: 8 lanes read one key row (128 B)
 // and reduce its dot product in 3 shuffles, a warp takes 4 keys at a time; for P V, 8 threads
 // cover a value row and 16 groups of threads take every 16th key, summed through shared memory.
-template <typename T>
+template <typename T, typename KV>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
-                            AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
-                            float* part) {
+    rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                            const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
+                            int chunk, int n_split, float scale, T* out, float* part) {
   constexpr int kDh = 64, kGroups = kThreads / 8;
   extern __shared__ float smem[];
   __shared__ float scratch[32];
@@ -155,8 +192,10 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = tid; e < kDh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = row_matrix<T>(kp[r]) + h * kDh;
-  const T* vr = row_matrix<T>(vp[r]) + h * kDh;
+  const KV* kr = row_matrix<KV>(kp[r]) + h * kDh;
+  const KV* vr = row_matrix<KV>(vp[r]) + h * kDh;
+  const float* ks = head_scales(k_sc, r, h);
+  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
   __syncthreads();
   float qv[8];
@@ -172,11 +211,12 @@ __global__ void __launch_bounds__(kThreads)
     dot += __shfl_xor_sync(0xffffffffu, dot, 4);
     dot += __shfl_xor_sync(0xffffffffu, dot, 2);
     dot += __shfl_xor_sync(0xffffffffu, dot, 1);
-    if (sub == 0 && j < j1) p[j - j0] = dot;
+    if (sub == 0 && j < j1) p[j - j0] = ks ? dot * ks[int64_t(j) * d.n_head] : dot;
   }
   __syncthreads();
   float mx, sum;
   chunk_softmax(p, j1 - j0, scratch, mx, sum);
+  scale_probs(p, j0, j1, vs, d.n_head);
 
   const int dsub = tid & 7, group = tid >> 3;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -244,32 +284,42 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
 cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_rows,
                                   const int64_t* v_rows, const int64_t* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
-                                  bool rows_aligned16, float* part, void* out, cudaStream_t s) {
+                                  bool rows_aligned16, float* part, void* out, cudaStream_t s,
+                                  const int64_t* k_scales, const int64_t* v_scales) {
   if (d.rows == 0) return cudaSuccess;
   if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
     return cudaErrorInvalidConfiguration;
+  const bool int8 = k_scales != nullptr;
+  if (int8 && !v_scales) return cudaErrorInvalidValue;
   const float scale = float(1.0 / sqrt(double(d.head_dim)));
-  // The 16-byte-load kernel needs 16-bit elements, head_dim 64 and 16-byte aligned rows (row
-  // pointers come from the allocator, aligned; strides are checked here).
-  const bool h64 = dtype != DType::kF32 && d.head_dim == 64 && d.ld_kv % 8 == 0 && rows_aligned16;
+  // The vector-load kernel needs head_dim 64 and 16-byte aligned rows (row pointers come from the
+  // allocator, aligned; strides are checked here), and 16-bit or int8 K/V.
+  const bool h64 =
+      (dtype != DType::kF32 || int8) && d.head_dim == 64 && d.ld_kv % 8 == 0 && rows_aligned16;
   const size_t smem =
       size_t(d.head_dim + plan.chunk + (h64 ? (kThreads / 8) * 64 : kThreads)) * sizeof(float);
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    auto kernel = rows_partial_kernel<T>;
-    if constexpr (!std::is_same_v<T, float>) {
-      if (h64) kernel = rows_partial_h64_kernel<T>;
+    const auto go = [&](auto kernel) {
+      if (smem > 48 * 1024) {
+        const cudaError_t err =
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+        if (err != cudaSuccess) return err;
+      }
+      const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
+      kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, k_scales,
+                                          v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
+                                          static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+      return cudaGetLastError();
+    };
+    cudaError_t err;
+    if (int8) {
+      err = h64 ? go(rows_partial_h64_kernel<T, int8_t>) : go(rows_partial_kernel<T, int8_t>);
+    } else if constexpr (!std::is_same_v<T, float>) {
+      err = h64 ? go(rows_partial_h64_kernel<T, T>) : go(rows_partial_kernel<T, T>);
+    } else {
+      err = go(rows_partial_kernel<T, T>);
     }
-    if (smem > 48 * 1024) {
-      const cudaError_t err =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-      if (err != cudaSuccess) return err;
-    }
-    const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
-    kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, n_keys, d,
-                                        plan.chunk, plan.n_split, scale, static_cast<T*>(out),
-                                        plan.n_split > 1 ? part : nullptr);
-    cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess || plan.n_split == 1) return err;
     rows_merge_kernel<T><<<dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s>>>(
         part, d, plan.n_split, static_cast<T*>(out));
