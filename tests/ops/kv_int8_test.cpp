@@ -114,15 +114,18 @@ class KvInt8Test : public OpTest {
     kv.v_scales = upload_i64(bc(), vs_addr);
     const int64_t ws = ops::attention_rows_workspace(qt, int(heads), max_keys);
     Tensor workspace = Tensor::zeros_on(dev, DType::kF32, {std::max<int64_t>(ws, 1)});
-    Tensor out = output({rows, d});
-    ops::attention_rows(qt, kv, int(heads), out, workspace);
     std::vector<double> ref(size_t(rows * d));
     for (int64_t r = 0; r < rows; ++r) {
       const size_t m = size_t(which[size_t(r)]);
       attention_row_ref(q.data() + r * d, kq[m].deq.data(), vq[m].deq.data(), n_keys[size_t(r)],
                         heads, dh, ref.data() + r * d);
     }
-    EXPECT_TRUE(close(out, ref));
+    // Twice: CUDA's split merge leaves its counters as it found them for the next launch.
+    for (int rep = 0; rep < 2; ++rep) {
+      Tensor out = output({rows, d});
+      ops::attention_rows(qt, kv, int(heads), out, workspace);
+      EXPECT_TRUE(close(out, ref)) << "run " << rep;
+    }
   }
 };
 HARK_OP_TEST_SUITE(KvInt8Test);
