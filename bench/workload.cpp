@@ -51,6 +51,7 @@ WorkloadReport run_standard_workload(const model::Checkpoint& c, const WorkloadO
              "--tokens {} does not fit the text context of {}", o.tokens, c.config.n_text_ctx);
   model::ModelPlacement placement;
   placement.int8_weights = o.int8_weights;
+  placement.int8_cross_kv = o.int8_cross_kv;
   const model::WhisperModel m(c, placement);
   const Tensor filters = audio::mel_filterbank(c.config.n_mels);
   std::vector<float> pcm(size_t(audio::kChunkSamples));

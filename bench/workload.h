@@ -15,11 +15,12 @@
 namespace hark::bench {
 
 struct WorkloadOptions {
-  int batch = 1;              // windows per run (processed one after another on the CPU)
-  int tokens = 128;           // tokens sampled per window
-  int runs = 3;               // timed runs (median reported)
-  int warmup = 1;             // untimed runs first
-  bool int8_weights = false;  // the CPU model with int8 linear weights (--compute-type int8)
+  int batch = 1;               // windows per run (processed one after another on the CPU)
+  int tokens = 128;            // tokens sampled per window
+  int runs = 3;                // timed runs (median reported)
+  int warmup = 1;              // untimed runs first
+  bool int8_weights = false;   // the CPU model with int8 linear weights (--compute-type int8)
+  bool int8_cross_kv = false;  // int8 cross-attention K/V (--cross-kv int8)
 };
 
 struct StageTimes {

@@ -150,7 +150,8 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
              o.threads);
   ops::set_num_threads(o.threads);
   const auto t0 = std::chrono::steady_clock::now();
-  const model::ResolvedPlacement where = model::resolve_placement(o.device, o.compute_type);
+  model::ResolvedPlacement where = model::resolve_placement(o.device, o.compute_type);
+  where.placement.int8_cross_kv = model::parse_cross_kv(o.cross_kv);
   if (!where.fallback_reason.empty())
     spdlog::info("no usable GPU ({}); running on the CPU", where.fallback_reason);
   auto impl = std::make_unique<Impl>();
@@ -170,6 +171,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
   impl->info.device_name =
       where.device_name.empty() ? cpu_name(ops::num_threads()) : where.device_name;
   impl->info.compute_type = model::compute_type_name(where.placement);
+  impl->info.cross_kv = where.placement.int8_cross_kv ? "int8" : "auto";
   spdlog::info("loaded {} ({} {}, d_model {}, {}+{} layers) on {} ({}, {}) in {:.0f} ms",
                o.model_path, impl->info.format, impl->info.size_name, impl->info.d_model,
                impl->info.encoder_layers, impl->info.decoder_layers, impl->info.device,

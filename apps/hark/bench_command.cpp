@@ -34,6 +34,7 @@ struct BenchArgs {
   std::string shape = "tiny";
   std::string device = "cpu";
   std::string compute_type = "default";
+  std::string cross_kv = "auto";
   std::vector<int> batches{1};
   int tokens = 128, runs = 3, warmup = 1, threads = 0;
   bool json = false, profile = false, no_cuda_graphs = false;
@@ -45,8 +46,10 @@ struct Where {
 };
 
 Where placement_for(const BenchArgs& a) {
-  const model::ResolvedPlacement r = model::resolve_placement(a.device, a.compute_type);
-  return {r.placement, r.device, model::compute_type_name(r.placement)};
+  model::ResolvedPlacement r = model::resolve_placement(a.device, a.compute_type);
+  r.placement.int8_cross_kv = model::parse_cross_kv(a.cross_kv);
+  return {r.placement, r.device,
+          model::compute_type_name(r.placement) + (r.placement.int8_cross_kv ? "+kv_int8" : "")};
 }
 
 void print_profile() {
@@ -137,6 +140,7 @@ int run_cpu_windows(const BenchArgs& a, const Where& w) {
     o.runs = a.runs;
     o.warmup = a.warmup;
     o.int8_weights = w.placement.int8_weights;
+    o.int8_cross_kv = w.placement.int8_cross_kv;
     const bench::WorkloadReport r = bench::run_standard_workload(ckpt, o);
     if (a.json) {
       std::printf(
@@ -197,6 +201,11 @@ Run add_bench_command(CLI::App& app) {
                   "float16, bfloat16, float32, int8_float16, int8_bfloat16, int8_float32 or int8 "
                   "(default: float16 on a GPU, float32 on the CPU)")
       ->default_val("default");
+  cmd->add_option("--cross-kv", args->cross_kv,
+                  "cross-attention K/V of each window: auto (the compute type) or int8 (one fp32 "
+                  "scale per key position and head; about half the bytes per decoder step)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "int8"}));
   cmd->add_flag("--json", args->json, "print one JSON line per batch size instead of a table");
   cmd->add_flag("--no-cuda-graphs", args->no_cuda_graphs,
                 "on a GPU, run each decoder step op by op instead of replaying a CUDA graph (as "

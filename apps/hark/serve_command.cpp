@@ -66,6 +66,11 @@ Run add_serve_command(CLI::App& app) {
                   "default | float32 | float16 | bfloat16 | int8 | int8_float16 | int8_bfloat16 | "
                   "int8_float32")
       ->default_val("default");
+  cmd->add_option("--cross-kv", o.engine.cross_kv,
+                  "cross-attention K/V of each window: auto (the compute type) or int8 (one fp32 "
+                  "scale per key position and head; about half the bytes per decoder step)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "int8"}));
   cmd->add_option("-t,--threads", o.engine.threads, "CPU threads per engine (0: all cores)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);

@@ -284,6 +284,11 @@ Run add_transcribe_command(CLI::App& app) {
                   "| int8_float32 (default: float16 on a GPU, float32 on the CPU; int8_X: int8 "
                   "linear weights, X activations)")
       ->default_val("default");
+  cmd->add_option("--cross-kv", args->engine.cross_kv,
+                  "cross-attention K/V of each window: auto (the compute type) or int8 (one fp32 "
+                  "scale per key position and head; about half the bytes per decoder step)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "int8"}));
   cmd->add_option("-o,--output", args->output, "write the result to this file instead of stdout");
   cmd->add_option("--output-dir", args->output_dir, "write one file per input into this directory");
   return [args] { return run_transcribe(*args); };

@@ -26,6 +26,10 @@ struct EngineOptions {
   // int8_X: the linear layers' weights int8 with per-channel scales, activations X; int8: int8
   // weights with the device's default activations.
   std::string compute_type = "default";
+  // auto | int8: the cross-attention K/V each window keeps for decoding. auto: the compute type's
+  // float dtype; int8: int8 with one fp32 scale per (key position, head), about half the bytes a
+  // decoder step reads at large batches (fp16 activations) for a small accuracy cost.
+  std::string cross_kv = "auto";
 };
 
 // Transcription options, named and defaulted as openai-whisper's CLI (see docs/CLI.md).
@@ -67,6 +71,7 @@ struct ModelInfo {
   std::string size_name;     // tiny, base, ..., large-v3-turbo, custom
   std::string device;        // cpu | cuda:N
   std::string compute_type;  // float32 | float16 | bfloat16 | int8_float32 | int8_float16 | ...
+  std::string cross_kv;      // auto | int8 (EngineOptions::cross_kv)
   std::string device_name;   // "NVIDIA H100 80GB HBM3", or "CPU (N threads)"
   int n_vocab = 0;
   int n_mels = 0;

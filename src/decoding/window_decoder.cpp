@@ -105,6 +105,8 @@ void copy_rows(const Tensor& src, int64_t rows, Tensor& dst) {
 void copy_state(const model::DecoderState& src, model::DecoderState& dst) {
   dst.cross_k = src.cross_k;
   dst.cross_v = src.cross_v;
+  dst.cross_k_scale = src.cross_k_scale;
+  dst.cross_v_scale = src.cross_v_scale;
   dst.self_k.resize(src.self_k.size());
   dst.self_v.resize(src.self_v.size());
   for (size_t i = 0; i < src.self_k.size(); ++i) {

@@ -42,8 +42,10 @@ struct DecodeStepLayout {
   int64_t self_keys() const { return 3 * rows; }   // [R]: position + 1
   int64_t cross_keys() const { return 4 * rows; }  // [R]: the window's length
   int64_t last_rows() const { return 5 * rows; }   // [B]: each sequence's last row
-  // Layer l: the addresses of self K, self V, cross K, cross V, [R] each.
-  int64_t layer(int64_t l) const { return 5 * rows + batch + 4 * rows * l; }
+  // Layer l: the addresses of self K, self V, cross K, cross V, and of the cross K and V scales
+  // (int8 cross K/V; 0 otherwise), [R] each.
+  static constexpr int64_t kPerLayer = 6;
+  int64_t layer(int64_t l) const { return 5 * rows + batch + kPerLayer * rows * l; }
   int64_t size() const { return layer(layers); }
 };
 

@@ -19,7 +19,8 @@ struct StepPlan {
 };
 
 void check_states(std::span<DecoderState* const> states,
-                  std::span<const std::span<const int>> tokens, const ModelConfig& cfg) {
+                  std::span<const std::span<const int>> tokens, const ModelConfig& cfg,
+                  bool int8_cross_kv) {
   HARK_CHECK(!states.empty() && states.size() == tokens.size(), ErrorKind::kInvalidArgument,
              "decode_batch: {} states and {} token lists", states.size(), tokens.size());
   for (size_t i = 0; i < states.size(); ++i) {
@@ -37,11 +38,23 @@ void check_states(std::span<DecoderState* const> states,
     for (const int tok : t)
       HARK_CHECK(tok >= 0 && tok < cfg.n_vocab, ErrorKind::kInvalidArgument,
                  "decode_batch: token {} outside the vocabulary of {}", tok, cfg.n_vocab);
+    const bool int8 = !st->cross_k.empty() && st->cross_k[0].dtype() == DType::kI8;
+    HARK_CHECK(int8 == int8_cross_kv &&
+                   st->cross_k_scale.size() == (int8 ? st->cross_k.size() : 0) &&
+                   st->cross_v_scale.size() == st->cross_k_scale.size(),
+               ErrorKind::kInvalidArgument,
+               "decode_batch: state {} has {} cross-attention K/V, the model {}", i,
+               int8 ? "int8" : "float", int8_cross_kv ? "int8" : "float");
     // The kernels read K/V with 16-byte loads (begin_window's tensors always qualify).
-    for (size_t l = 0; l < st->self_k.size(); ++l)
+    for (size_t l = 0; l < st->self_k.size(); ++l) {
       for (const Tensor* t2 : {&st->self_k[l], &st->self_v[l], &st->cross_k[l], &st->cross_v[l]})
         HARK_CHECK(ops::address_of(*t2) % 16 == 0, ErrorKind::kInvalidArgument,
                    "decode_batch: state {} has a K/V cache not aligned to 16 bytes", i);
+      if (int8)
+        for (const Tensor* t2 : {&st->cross_k_scale[l], &st->cross_v_scale[l]})
+          HARK_CHECK(ops::address_of(*t2) % 16 == 0, ErrorKind::kInvalidArgument,
+                     "decode_batch: state {} has K/V scales not aligned to 16 bytes", i);
+    }
   }
   // Two entries sharing a cache would write the same positions in one step.
   std::vector<const void*> caches;
@@ -84,6 +97,10 @@ StepPlan plan_step(std::span<DecoderState* const> states,
         at[rows + r] = ops::address_of(st.self_v[size_t(l)]);
         at[2 * rows + r] = ops::address_of(st.cross_k[size_t(l)]);
         at[3 * rows + r] = ops::address_of(st.cross_v[size_t(l)]);
+        if (!st.cross_k_scale.empty()) {
+          at[4 * rows + r] = ops::address_of(st.cross_k_scale[size_t(l)]);
+          at[5 * rows + r] = ops::address_of(st.cross_v_scale[size_t(l)]);
+        }
       }
       m[lay.cross_keys() + r] = st.cross_k[0].dim(0);
     }
@@ -96,7 +113,7 @@ StepPlan plan_step(std::span<DecoderState* const> states,
 
 Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
                                   std::span<const std::span<const int>> tokens) const {
-  check_states(states, tokens, cfg_);
+  check_states(states, tokens, cfg_, place_.int8_cross_kv);
   const StepPlan p = plan_step(states, tokens, cfg_);
   const bool graphable = p.lay.rows == p.lay.batch && p.lay.max_cross_keys == cfg_.n_audio_ctx;
   Tensor logits = graphs_->run(
@@ -177,9 +194,12 @@ void WhisperModel::decoder_layer_step(const DecoderLayer& l, int index, const De
   ops::add_layer_norm(b.x, b.o, l.cross_ln.gamma, l.cross_ln.beta, eps, b.h, &l.self_attn.o_b);
   // Cross-attention over each sequence's window.
   ops::linear(b.h, l.cross_attn.q_w, &l.cross_attn.q_b, b.q);
-  ops::attention_rows(b.q,
-                      ops::KvTable{cross_k, cross_v, meta(lay.cross_keys()), lay.max_cross_keys},
-                      cfg_.n_text_head, b.a, b.attn_ws);
+  ops::KvTable cross{cross_k, cross_v, meta(lay.cross_keys()), lay.max_cross_keys};
+  if (place_.int8_cross_kv) {
+    cross.k_scales = meta(at + 4 * n);
+    cross.v_scales = meta(at + 5 * n);
+  }
+  ops::attention_rows(b.q, cross, cfg_.n_text_head, b.a, b.attn_ws);
   ops::linear(b.a, l.cross_attn.o_w, nullptr, b.o);
   ops::add_layer_norm(b.x, b.o, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h, &l.cross_attn.o_b);
   // x += fc2(gelu(fc1(h))), as mlp_block, then the next norm.

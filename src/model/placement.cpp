@@ -87,6 +87,13 @@ ResolvedPlacement resolve_placement(const std::string& device, const std::string
   return r;
 }
 
+bool parse_cross_kv(const std::string& name) {
+  if (name == "int8") return true;
+  if (name == "auto") return false;
+  throw Error(ErrorKind::kInvalidArgument,
+              "unknown cross-attention K/V type '" + name + "' (use auto or int8)");
+}
+
 std::string compute_type_name(DType dtype) {
   switch (dtype) {
     case DType::kF16: return "float16";

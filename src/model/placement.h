@@ -24,6 +24,10 @@ struct ResolvedPlacement {
 // A type the device cannot run is Error(kUnsupported), an unknown name Error(kInvalidArgument).
 ResolvedPlacement resolve_placement(const std::string& device, const std::string& compute_type);
 
+// --cross-kv: "int8" (ModelPlacement::int8_cross_kv) -> true, "auto" (the compute dtype) ->
+// false; anything else is Error(kInvalidArgument).
+bool parse_cross_kv(const std::string& name);
+
 // float32 | float16 | bfloat16
 std::string compute_type_name(DType dtype);
 // The compute type of a placement: float16, int8_float16, ...

@@ -267,14 +267,27 @@ DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
              cfg_.n_text_state);
   DecoderState st;
   const int64_t d = cfg_.n_text_state;
-  Tensor kv = alloc(enc.dim(0), 2 * d);
+  const int64_t t = enc.dim(0), n_head = cfg_.n_text_head;
+  Tensor kv = alloc(t, 2 * d);
   for (const DecoderLayer& l : dec_layers_) {
-    Tensor k = alloc(enc.dim(0), d), v = alloc(enc.dim(0), d);
     ops::linear(enc, l.cross_attn.kv_w, &l.cross_attn.kv_b, kv);
-    ops::copy_columns(kv, 0, k);
-    ops::copy_columns(kv, d, v);
-    st.cross_k.push_back(std::move(k));
-    st.cross_v.push_back(std::move(v));
+    if (place_.int8_cross_kv) {
+      Tensor k = Tensor::empty_on(place_.device, DType::kI8, {t, d});
+      Tensor v = Tensor::empty_on(place_.device, DType::kI8, {t, d});
+      Tensor ks = Tensor::empty_on(place_.device, DType::kF32, {t, n_head});
+      Tensor vs = Tensor::empty_on(place_.device, DType::kF32, {t, n_head});
+      ops::quantize_kv_int8(kv, int(n_head), k, ks, v, vs);
+      st.cross_k.push_back(std::move(k));
+      st.cross_v.push_back(std::move(v));
+      st.cross_k_scale.push_back(std::move(ks));
+      st.cross_v_scale.push_back(std::move(vs));
+    } else {
+      Tensor k = alloc(t, d), v = alloc(t, d);
+      ops::copy_columns(kv, 0, k);
+      ops::copy_columns(kv, d, v);
+      st.cross_k.push_back(std::move(k));
+      st.cross_v.push_back(std::move(v));
+    }
     st.self_k.push_back(Tensor::zeros_on(place_.device, place_.dtype, {cfg_.n_text_ctx, d}));
     st.self_v.push_back(Tensor::zeros_on(place_.device, place_.dtype, {cfg_.n_text_ctx, d}));
   }
@@ -350,8 +363,18 @@ void WhisperModel::decoder_layer(const DecoderLayer& l, int index, DecoderState&
     weights = Tensor::empty_on(place_.device, place_.dtype,
                                {cfg_.n_text_head, n, st.cross_k[size_t(index)].dim(0)});
   }
-  ops::attention(q, st.cross_k[size_t(index)], st.cross_v[size_t(index)], cfg_.n_text_head, -1, a,
-                 st.cross_attention_out ? &weights : nullptr);
+  const Tensor* ck = &st.cross_k[size_t(index)];
+  const Tensor* cv = &st.cross_v[size_t(index)];
+  Tensor ck_f, cv_f;  // int8 cross K/V: float copies for this call (ops::attention reads floats)
+  if (ck->dtype() == DType::kI8) {
+    ck_f = alloc(ck->dim(0), d);
+    cv_f = alloc(cv->dim(0), d);
+    ops::dequantize_kv_int8(*ck, st.cross_k_scale.at(size_t(index)), cfg_.n_text_head, ck_f);
+    ops::dequantize_kv_int8(*cv, st.cross_v_scale.at(size_t(index)), cfg_.n_text_head, cv_f);
+    ck = &ck_f;
+    cv = &cv_f;
+  }
+  ops::attention(q, *ck, *cv, cfg_.n_text_head, -1, a, st.cross_attention_out ? &weights : nullptr);
   if (st.cross_attention_out) st.cross_attention_out->push_back(host_f32(weights));
   ops::linear(a, l.cross_attn.o_w, nullptr, o);
   add_layer_norm(x, o, l.cross_attn.o_b, l.mlp.ln, eps, h);

@@ -72,14 +72,22 @@ struct ModelPlacement {
   // Convolutions, layer norms, biases and embeddings (the token embedding is also the logits
   // projection) stay in `dtype`.
   bool int8_weights = false;
+  // Each window's cross-attention K and V int8 with one fp32 scale per (key position, head)
+  // (ops::quantize_kv_int8, on the device right after the k | v projection): the bytes a decoder
+  // step reads for cross-attention, the bulk of its traffic at large batches, fall to about half
+  // of fp16. Self-attention K/V stay in `dtype`.
+  bool int8_cross_kv = false;
 };
 
 // The per-sequence decoder state: self-attention K/V for every position decoded so far
 // ([n_text_ctx, d] per layer) and the window's cross-attention K/V ([n_audio_ctx, d] per layer),
 // computed once per window by WhisperModel::begin_window.
+// With ModelPlacement::int8_cross_kv, cross_k / cross_v are I8 and cross_k_scale /
+// cross_v_scale their F32 [n_audio_ctx, n_head] scales (empty otherwise).
 struct DecoderState {
   std::vector<Tensor> self_k, self_v;
   std::vector<Tensor> cross_k, cross_v;
+  std::vector<Tensor> cross_k_scale, cross_v_scale;
   int n_past = 0;
   // When set, decode() stores each layer's cross-attention weights of the last call here:
   // [n_text_layer] fp32 CPU tensors of [n_head, n_new, n_audio_ctx] (word timing).

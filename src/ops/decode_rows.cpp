@@ -271,6 +271,10 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
   index_tensor(c, "keys", kv.keys, rows);
   index_tensor(c, "values", kv.values, rows);
   index_tensor(c, "n_keys", kv.n_keys, rows);
+  if (kv.int8()) {
+    index_tensor(c, "k_scales", kv.k_scales, rows);
+    index_tensor(c, "v_scales", kv.v_scales, rows);
+  }
   const int64_t need = attention_rows_workspace(out, n_head, kv.max_keys);
   if (need > 0)
     c.require(workspace.dtype() == DType::kF32 && workspace.device() == c.device() &&
@@ -290,6 +294,20 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
         n_keys[size_t(r)] = int(n);
       }
       const backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      if (kv.int8()) {
+        const size_t n_rows = static_cast<size_t>(rows);
+        std::vector<const int8_t*> k8(n_rows), v8(n_rows);
+        std::vector<const float*> ks(n_rows), vs(n_rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          k8[size_t(r)] = at_address<const int8_t>(i64(kv.keys)[r]);
+          v8[size_t(r)] = at_address<const int8_t>(i64(kv.values)[r]);
+          ks[size_t(r)] = at_address<const float>(i64(kv.k_scales)[r]);
+          vs[size_t(r)] = at_address<const float>(i64(kv.v_scales)[r]);
+        }
+        backends::cpu::attention_rows_int8(q.data<float>(), k8.data(), v8.data(), ks.data(),
+                                           vs.data(), n_keys.data(), dims, out.data<float>());
+        return;
+      }
       backends::cpu::attention_rows(q.data<float>(), k_ptr.data(), v_ptr.data(), n_keys.data(),
                                     dims, out.data<float>());
       return;
@@ -297,6 +315,13 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
     case Device::kCuda: {
 #ifdef HARK_HAVE_CUDA
       const backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      if (kv.int8()) {
+        backends::cuda::attention_rows_indexed_int8(
+            c.dtype(), q.raw(), i64(kv.keys), i64(kv.values), i64(kv.k_scales), i64(kv.v_scales),
+            i64(kv.n_keys), kv.max_keys, dims, need > 0 ? workspace.data<float>() : nullptr,
+            out.data<void>());
+        return;
+      }
       backends::cuda::attention_rows_indexed(
           c.dtype(), q.raw(), i64(kv.keys), i64(kv.values), i64(kv.n_keys), kv.max_keys, dims,
           need > 0 ? workspace.data<float>() : nullptr, out.data<void>());

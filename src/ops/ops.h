@@ -147,17 +147,37 @@ inline int64_t address_of(const Tensor& t) {
 // the [*, H*Dh] matrices (row stride H*Dh, 16-byte aligned start) at keys[r] / values[r].
 // 1 <= n_keys[r] <= max_keys; the launch is sized for max_keys (e.g. the text context), never for
 // the lengths of a given step.
+// Int8 K/V (the cross-attention K/V of a window with ModelPlacement::int8_cross_kv): with
+// k_scales / v_scales defined, keys[r] / values[r] address I8 [*, H*Dh] matrices and k_scales[r] /
+// v_scales[r] their F32 [*, H] scales (16-byte aligned), one per (key position, head): the real
+// key is k[j, h*Dh + e] * k_scale[j, h] (quantize_kv_int8); the math stays fp32.
 struct KvTable {
   Tensor keys, values, n_keys;  // I64 [R] each
   int max_keys = 0;
+  Tensor k_scales{}, v_scales{};  // I64 [R] each, or undefined (K/V in q's dtype)
+
+  bool int8() const { return k_scales.defined(); }
 };
 // The F32 workspace elements attention_rows(q, KvTable) needs for q's rows, n_head and max_keys
 // on q's device (0 on the CPU).
 int64_t attention_rows_workspace(const Tensor& q, int n_head, int max_keys);
-// attention_rows over a KvTable; workspace: F32 with at least attention_rows_workspace(...)
-// elements (any tensor when that is 0), on q's device. q may be wider than out ([R, C], C >= H*Dh
-// = out's width): the queries are the first H*Dh columns of each row (a fused q | k | v).
+// attention_rows over a KvTable (float or int8 K/V); workspace: F32 with at least
+// attention_rows_workspace(...) elements (any tensor when that is 0), on q's device. q may be wider
+// than out ([R, C], C >= H*Dh = out's width): the queries are the first H*Dh columns of each row (a
+// fused q | k | v).
 void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out, Tensor& workspace);
+// The K and V blocks of a fused projection kv [T, C] (columns [C - 2D, C - D) and [C - D, C), as
+// scatter_kv_rows) as int8 with one fp32 scale per (row, head): for each row t and head h, over
+// the head's Dh = D / n_head values x, scale[t, h] = max |x| / 127 and q = x / scale rounded to
+// nearest (ties to even), clamped to [-127, 127] (a group of zeros: scale 0, q 0); the division
+// and rounding are IEEE fp32 on every backend, so all give the same bits for the same input.
+// kv: a float dtype; k, v: I8 [T, D]; k_scale, v_scale: F32 [T, n_head], all on kv's device. One
+// launch on CUDA.
+void quantize_kv_int8(const Tensor& kv, int n_head, Tensor& k, Tensor& k_scale, Tensor& v,
+                      Tensor& v_scale);
+// out[t, h*Dh + e] = q[t, h*Dh + e] * scale[t, h]: q I8 [T, D], scale F32 [T, n_head], out a float
+// dtype [T, D] on q's device (decode()'s attention over int8 cross K/V).
+void dequantize_kv_int8(const Tensor& q, const Tensor& scale, int n_head, Tensor& out);
 // embed_rows with ids_pos I64 [R, 2] (token id, position).
 void embed_rows(const Tensor& table, const Tensor& pos_table, const Tensor& ids_pos, Tensor& out);
 // scatter_rows with dst I64 [R] (addresses of [*, D] matrices) and positions I64 [R].

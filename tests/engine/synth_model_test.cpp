@@ -247,5 +247,42 @@ TEST_F(SynthModel, WordTimesFollowTheAudio) {
   EXPECT_GE(bounds_ok, 0.8 * bounds) << "boundaries within 0.1 s of the true gap";
 }
 
+// The same model with int8 cross-attention K/V (--cross-kv int8): every held-out transcript
+// (greedy, as TranscriptsMatchTheReference) equals the reference, so int8 K/V changed no token; and
+// with beam search and word timestamps (decode(): the dequantised K/V and the cross-attention
+// weights) the words equal those of the float K/V engine, their times within 0.1 s.
+TEST_F(SynthModel, Int8CrossKvGivesTheSameTranscripts) {
+  EngineOptions eo;
+  eo.model_path = model_dir();
+  eo.tokenizer_path = testing::asset("multilingual.tiktoken");
+  eo.device = "cpu";
+  eo.threads = 2;
+  eo.cross_kv = "int8";
+  const std::unique_ptr<Engine> kv8 = Engine::load(eo);
+  EXPECT_EQ(kv8->info().cross_kv, "int8");
+  int beams = 0;
+  for (const Clip& c : *clips_) {
+    const std::vector<float> pcm = decode_audio_file(heldout_dir() + "/" + c.file);
+    const Result r = kv8->transcribe(pcm, greedy(is_speech(c) ? c.language : "en"));
+    EXPECT_EQ(trim(r.text), trim(c.reference.at("hyp").get<std::string>())) << c.file;
+    if (c.kind != "words" || beams >= 2) continue;
+    ++beams;
+    TranscribeOptions o = greedy(c.language);
+    o.beam_size = 5;
+    o.word_timestamps = true;
+    const Result want = engine_->transcribe(pcm, o), got = kv8->transcribe(pcm, o);
+    EXPECT_EQ(trim(got.text), trim(want.text)) << c.file;
+    std::vector<Word> ww, gw;
+    for (const Segment& s : want.segments) ww.insert(ww.end(), s.words.begin(), s.words.end());
+    for (const Segment& s : got.segments) gw.insert(gw.end(), s.words.begin(), s.words.end());
+    ASSERT_EQ(gw.size(), ww.size()) << c.file;
+    for (size_t k = 0; k < ww.size(); ++k) {
+      EXPECT_EQ(gw[k].word, ww[k].word) << c.file;
+      EXPECT_NEAR(gw[k].end, ww[k].end, 0.1) << c.file << " " << ww[k].word;
+    }
+  }
+  EXPECT_EQ(beams, 2);
+}
+
 }  // namespace
 }  // namespace hark

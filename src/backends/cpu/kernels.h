@@ -77,6 +77,11 @@ struct AttentionRowsDims {
 // Row r of q attends rows [0, n_keys[r]) of k_rows[r] / v_rows[r] (ops::attention_rows).
 void attention_rows(const float* q, const float* const* k_rows, const float* const* v_rows,
                     const int* n_keys, const AttentionRowsDims& d, float* out);
+// The same over int8 K/V: key j of row r, head h is k_rows[r][j * ldkv + h * head_dim + e] *
+// k_scales[r][j * n_head + h] (values likewise); fp32 math.
+void attention_rows_int8(const float* q, const int8_t* const* k_rows, const int8_t* const* v_rows,
+                         const float* const* k_scales, const float* const* v_scales,
+                         const int* n_keys, const AttentionRowsDims& d, float* out);
 
 // out[r, :] = table[ids[r], :] + pos_table[positions[r], :] for out [rows, d].
 void embed_rows(const float* table, const float* pos_table, const int* ids, const int* positions,

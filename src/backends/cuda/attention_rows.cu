@@ -1,16 +1,24 @@
 // Ragged attention for decoding many sequences at once: query row r attends the first n_keys[r]
 // rows of its own key/value matrices (a sequence's KV cache, or its window's cross-attention K/V),
 // found through per-row device arrays of addresses (int64). Rows of different sequences, lengths
-// and windows share one launch, so sequences can join and leave a batch between steps.
+// and windows share one launch, so sequences can join and leave a batch between steps. K/V are of
+// the activations' dtype, or int8 with one fp32 scale per (key, head) (the cross-attention K/V of
+// ModelPlacement::int8_cross_kv), dequantised in registers.
 //
 // Split-K ("flash decoding"): block (row, head, split) reduces keys [split * chunk, + chunk) to a
-// partial (max, sum, unnormalised output); a second kernel merges the splits. With one split the
-// first kernel writes the output directly. The host picks the split count so that a small batch
+// partial (max, sum, unnormalised output). The host picks the split count so that a small batch
 // still fills the GPU (a single decoder step over 1500 encoder positions), and large batches do
 // not pay for the merge. Scores are fp32 in shared memory (chunk floats). The plan depends only on
 // the row count and a bound on the keys, never on the lengths themselves (they are read on the
 // device), so a CUDA graph of a decoder step sized for the full text / audio context replays for
-// any lengths: splits past a row's keys exit early and the merge skips them.
+// any lengths.
+//
+// Head size 64 with 16-byte aligned rows (every decoder step) runs rows_fused_h64_kernel: all K/V
+// reads are 16-byte loads, four in flight per thread, and the split merge happens in the same
+// launch (the last split of a (row, head) to finish, counted by an atomic, merges), so one call is
+// one launch; splits past a row's keys exit at once and a row whose keys fit one split writes its
+// output directly. Other shapes run the general kernel (scalar loads) plus a merge kernel when
+// there are splits.
 #include <type_traits>
 
 #include "backends/cuda/common.cuh"
@@ -42,11 +50,29 @@ __device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, f
   sum = block_sum(sum, scratch);
 }
 
-template <typename T>
+using detail::load;  // the float overloads, next to this one for int8 K/V
+__device__ __forceinline__ float load(const int8_t* p) { return float(*p); }
+
+// Int8 K/V: the row's scales of head h (stride n_head), or null for float K/V.
+__device__ __forceinline__ const float* head_scales(const int64_t* sp, int64_t r, int64_t h) {
+  return sp ? row_matrix<float>(sp[r]) + h : nullptr;
+}
+
+// Int8 V: p[j - j0] *= v_scale[j] after the softmax (its sum stays that of the exponentials), so
+// P V reads only the int8 values. Ends with a barrier.
+__device__ __forceinline__ void scale_probs(float* p, int j0, int j1, const float* vs,
+                                            int64_t n_head) {
+  if (vs)
+    for (int j = j0 + int(threadIdx.x); j < j1; j += kThreads) p[j - j0] *= vs[j * n_head];
+  __syncthreads();
+}
+
+// KV: T, or int8_t with k_sc / v_sc the addresses of each row's [*, n_head] fp32 scales.
+template <typename T, typename KV>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
-                        AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
-                        float* part) {
+    rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                        const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d, int chunk,
+                        int n_split, float scale, T* out, float* part) {
   extern __shared__ float smem[];
   __shared__ float scratch[32];
   const int64_t r = blockIdx.x, h = blockIdx.y;
@@ -62,20 +88,24 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = tid; e < dh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = row_matrix<T>(kp[r]) + h * dh;
-  const T* vr = row_matrix<T>(vp[r]) + h * dh;
+  const KV* kr = row_matrix<KV>(kp[r]) + h * dh;
+  const KV* vr = row_matrix<KV>(vp[r]) + h * dh;
+  const float* ks = head_scales(k_sc, r, h);
+  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < dh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * dh + e) * scale;
   __syncthreads();
   for (int j = j0 + warp; j < j1; j += kThreads / 32) {
-    const T* kj = kr + int64_t(j) * d.ld_kv;
+    const KV* kj = kr + int64_t(j) * d.ld_kv;
     float dot = 0.0f;
     for (int e = lane; e < dh; e += 32) dot += qs[e] * load(kj + e);
     dot = warp_sum(dot);
+    if (ks) dot *= ks[int64_t(j) * d.n_head];
     if (lane == 0) p[j - j0] = dot;
   }
   __syncthreads();
   float mx, sum;
   chunk_softmax(p, j1 - j0, scratch, mx, sum);
+  scale_probs(p, j0, j1, vs, d.n_head);
 
   auto emit = [&](int e, float acc) {
     if (n_split == 1) {
@@ -111,6 +141,21 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// 8 consecutive int8 values (one 8-byte load) as floats.
+__device__ __forceinline__ void load8(const int8_t* p, float* out) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const char4 a = *reinterpret_cast<const char4*>(&raw.x),
+              b = *reinterpret_cast<const char4*>(&raw.y);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
+}
+
 // 8 consecutive 16-bit values (one 16-byte load) as floats.
 __device__ __forceinline__ void load8(const __half* p, float* out) {
   const uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -134,11 +179,11 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float* out) {
 // The same for head_dim 64 in 16-bit types, with 16-byte loads: 8 lanes read one key row (128 B)
 // and reduce its dot product in 3 shuffles, a warp takes 4 keys at a time; for P V, 8 threads
 // cover a value row and 16 groups of threads take every 16th key, summed through shared memory.
-template <typename T>
+template <typename T, typename KV>
 __global__ void __launch_bounds__(kThreads)
-    rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* n_keys,
-                            AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
-                            float* part) {
+    rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                            const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
+                            int chunk, int n_split, float scale, T* out, float* part) {
   constexpr int kDh = 64, kGroups = kThreads / 8;
   extern __shared__ float smem[];
   __shared__ float scratch[32];
@@ -155,8 +200,10 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = tid; e < kDh + 2; e += kThreads) my_part[e] = e == 0 ? -INFINITY : 0.0f;
     return;
   }
-  const T* kr = row_matrix<T>(kp[r]) + h * kDh;
-  const T* vr = row_matrix<T>(vp[r]) + h * kDh;
+  const KV* kr = row_matrix<KV>(kp[r]) + h * kDh;
+  const KV* vr = row_matrix<KV>(vp[r]) + h * kDh;
+  const float* ks = head_scales(k_sc, r, h);
+  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
   __syncthreads();
   float qv[8];
@@ -172,11 +219,12 @@ __global__ void __launch_bounds__(kThreads)
     dot += __shfl_xor_sync(0xffffffffu, dot, 4);
     dot += __shfl_xor_sync(0xffffffffu, dot, 2);
     dot += __shfl_xor_sync(0xffffffffu, dot, 1);
-    if (sub == 0 && j < j1) p[j - j0] = dot;
+    if (sub == 0 && j < j1) p[j - j0] = ks ? dot * ks[int64_t(j) * d.n_head] : dot;
   }
   __syncthreads();
   float mx, sum;
   chunk_softmax(p, j1 - j0, scratch, mx, sum);
+  scale_probs(p, j0, j1, vs, d.n_head);
 
   const int dsub = tid & 7, group = tid >> 3;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -225,6 +273,168 @@ __global__ void rows_merge_kernel(const float* part, AttentionRowsDims d, int n_
   }
 }
 
+// 16 bytes of K/V as floats: 8 16-bit values, 16 int8 values or 4 floats.
+__device__ __forceinline__ void load16(const __half* p, float* out) { load8(p, out); }
+__device__ __forceinline__ void load16(const __nv_bfloat16* p, float* out) { load8(p, out); }
+__device__ __forceinline__ void load16(const float* p, float* out) {
+  const float4 f = *reinterpret_cast<const float4*>(p);
+  out[0] = f.x;
+  out[1] = f.y;
+  out[2] = f.z;
+  out[3] = f.w;
+}
+__device__ __forceinline__ void load16(const int8_t* p, float* out) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+  for (int i = 0; i < 4; ++i) {
+    const char4 c = *reinterpret_cast<const char4*>(&w[i]);
+    out[4 * i] = c.x;
+    out[4 * i + 1] = c.y;
+    out[4 * i + 2] = c.z;
+    out[4 * i + 3] = c.w;
+  }
+}
+
+// Split counters of the fused kernel, one per (row, head): zero at module load, and the block
+// that merges a (row, head) puts its counter back to zero, so every launch finds them zero (the
+// backend's launches run one after another on one stream, graph replays included).
+constexpr int kMaxSplitCounters = 16384;
+__device__ unsigned int g_split_counters[kMaxSplitCounters];
+
+// head_dim 64, every K/V row read with 16-byte loads, kU loads in flight per thread. Block
+// (head, row, split) takes keys [split * chunk, + chunk) of its row's n keys: the kLanes lanes of
+// a key row (8 for 16-bit K/V, 4 for int8, 16 for fp32) each hold kN query values and reduce their
+// dot product by shuffles; scores go to shared memory, then the chunk's softmax, then P V with
+// kLanes threads per value row and kGroups groups of them taking every kGroups-th key. Splits
+// past ceil(n / chunk) (lengths read here: the launch depends on max_keys only) exit at once; a
+// row whose keys fit one split writes its output directly, otherwise each split writes its
+// partial (max, sum, unnormalised output) and the last split of the (row, head) to finish (an
+// atomic counter) merges them in the same launch.
+template <typename T, typename KV>
+__global__ void __launch_bounds__(kThreads)
+    rows_fused_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                          const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
+                          int chunk, int n_split, float scale, T* out, float* part) {
+  constexpr int kDh = 64, kN = 16 / int(sizeof(KV)), kLanes = kDh / kN;
+  constexpr int kWarps = kThreads / 32, kKeysPerWarp = 32 / kLanes, kGroups = kThreads / kLanes;
+  constexpr int kU = 4;
+  extern __shared__ float smem[];
+  __shared__ float scratch[32];
+  __shared__ bool merge_here;
+  const int64_t h = blockIdx.x, r = blockIdx.y;
+  const int split = blockIdx.z;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, sub = lane % kLanes;
+  const int n = int(n_keys[r]);
+  const int n_eff = (n + chunk - 1) / chunk;  // splits with keys
+  if (split >= n_eff) return;
+  const int j0 = split * chunk, j1 = min(n, j0 + chunk);
+  float* qs = smem;        // [64]
+  float* p = qs + kDh;     // [chunk]
+  float* red = p + chunk;  // [kGroups][64]
+  const KV* kr = row_matrix<KV>(kp[r]) + h * kDh;
+  const KV* vr = row_matrix<KV>(vp[r]) + h * kDh;
+  const float* ks = head_scales(k_sc, r, h);
+  const float* vs = head_scales(v_sc, r, h);
+  const int64_t ld = d.ld_kv;
+  for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
+  __syncthreads();
+  float qv[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) qv[i] = qs[sub * kN + i];
+  // Scores: per iteration a warp covers kU * kKeysPerWarp keys, the block kWarps times that.
+  constexpr int kStride = kKeysPerWarp * kWarps;
+  for (int jb = j0 + warp * kKeysPerWarp + lane / kLanes; jb - lane / kLanes < j1;
+       jb += kU * kStride) {
+    float kv[kU][kN];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kStride;
+      if (j < j1) {
+        load16(kr + int64_t(j) * ld + sub * kN, kv[u]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < kN; ++i) kv[u][i] = 0.0f;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kStride;
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kN; ++i) dot += qv[i] * kv[u][i];
+#pragma unroll
+      for (int o = kLanes / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+      if (sub == 0 && j < j1) p[j - j0] = ks ? dot * ks[int64_t(j) * d.n_head] : dot;
+    }
+  }
+  __syncthreads();
+  float mx, sum;
+  chunk_softmax(p, j1 - j0, scratch, mx, sum);
+  scale_probs(p, j0, j1, vs, d.n_head);
+
+  const int dsub = tid % kLanes, group = tid / kLanes;
+  float acc[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) acc[i] = 0.0f;
+  for (int jb = j0 + group; jb < j1; jb += kU * kGroups) {
+    float vv[kU][kN], w[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kGroups;
+      w[u] = 0.0f;
+      if (j < j1) {
+        w[u] = p[j - j0];
+        load16(vr + int64_t(j) * ld + dsub * kN, vv[u]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < kN; ++i) vv[u][i] = 0.0f;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u)
+#pragma unroll
+      for (int i = 0; i < kN; ++i) acc[i] += w[u] * vv[u][i];
+  }
+#pragma unroll
+  for (int i = 0; i < kN; ++i) red[group * kDh + dsub * kN + i] = acc[i];
+  __syncthreads();
+  float o = 0.0f;
+  if (tid < kDh)
+    for (int g = 0; g < kGroups; ++g) o += red[g * kDh + tid];
+  if (n_eff == 1) {
+    if (tid < kDh) store(out + r * d.ld_out + h * kDh + tid, o / sum);
+    return;
+  }
+  // Publish this split's partial; the last split of the (row, head) to arrive merges.
+  const int64_t item = r * d.n_head + h;
+  float* base = part + item * n_split * (kDh + 2);
+  float* mine = base + split * (kDh + 2);
+  if (tid < kDh) mine[2 + tid] = o;
+  if (tid == 0) {
+    mine[0] = mx;
+    mine[1] = sum;
+  }
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) merge_here = atomicAdd(&g_split_counters[item], 1u) == unsigned(n_eff - 1);
+  __syncthreads();
+  if (!merge_here) return;
+  __threadfence();
+  if (tid < kDh) {
+    float m = -INFINITY;
+    for (int sp = 0; sp < n_eff; ++sp) m = fmaxf(m, __ldcg(base + sp * (kDh + 2)));
+    float l = 0.0f, a = 0.0f;
+    for (int sp = 0; sp < n_eff; ++sp) {
+      const float* ps = base + sp * (kDh + 2);
+      const float f = __expf(__ldcg(ps) - m);
+      l += __ldcg(ps + 1) * f;
+      a += __ldcg(ps + 2 + tid) * f;
+    }
+    store(out + r * d.ld_out + h * kDh + tid, a / l);
+  }
+  if (tid == 0) g_split_counters[item] = 0u;
+}
+
 }  // namespace
 
 AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count) {
@@ -244,32 +454,63 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
 cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_rows,
                                   const int64_t* v_rows, const int64_t* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
-                                  bool rows_aligned16, float* part, void* out, cudaStream_t s) {
+                                  bool rows_aligned16, float* part, void* out, cudaStream_t s,
+                                  const int64_t* k_scales, const int64_t* v_scales) {
   if (d.rows == 0) return cudaSuccess;
   if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
     return cudaErrorInvalidConfiguration;
+  const bool int8 = k_scales != nullptr;
+  if (int8 && !v_scales) return cudaErrorInvalidValue;
   const float scale = float(1.0 / sqrt(double(d.head_dim)));
-  // The 16-byte-load kernel needs 16-bit elements, head_dim 64 and 16-byte aligned rows (row
-  // pointers come from the allocator, aligned; strides are checked here).
-  const bool h64 = dtype != DType::kF32 && d.head_dim == 64 && d.ld_kv % 8 == 0 && rows_aligned16;
+  // The vector-load kernel needs head_dim 64 and 16-byte aligned rows (row pointers come from the
+  // allocator, aligned; strides are checked here), and 16-bit or int8 K/V.
+  const bool h64 =
+      (dtype != DType::kF32 || int8) && d.head_dim == 64 && d.ld_kv % 8 == 0 && rows_aligned16;
   const size_t smem =
       size_t(d.head_dim + plan.chunk + (h64 ? (kThreads / 8) * 64 : kThreads)) * sizeof(float);
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    auto kernel = rows_partial_kernel<T>;
-    if constexpr (!std::is_same_v<T, float>) {
-      if (h64) kernel = rows_partial_h64_kernel<T>;
+    const auto go = [&](auto kernel) {
+      if (smem > 48 * 1024) {
+        const cudaError_t err =
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+        if (err != cudaSuccess) return err;
+      }
+      const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
+      kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, k_scales,
+                                          v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
+                                          static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+      return cudaGetLastError();
+    };
+    // The fused kernel: head_dim 64, 16-byte aligned rows and strides, grid (head, row, split)
+    // within limits, and a split counter per (row, head) when there are splits.
+    const int64_t vec = int8 ? 16 : int64_t(16 / sizeof(T));
+    const bool fused = d.head_dim == 64 && d.ld_kv % vec == 0 && rows_aligned16 &&
+                       d.rows <= 65535 &&
+                       (plan.n_split == 1 || d.rows * d.n_head <= kMaxSplitCounters);
+    if (fused) {
+      const int groups = kThreads / (64 / int(16 / (int8 ? 1 : sizeof(T))));
+      const size_t fused_smem = size_t(64 + plan.chunk + groups * 64) * sizeof(float);
+      auto kernel = int8 ? rows_fused_h64_kernel<T, int8_t> : rows_fused_h64_kernel<T, T>;
+      if (fused_smem > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(
+            kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(fused_smem));
+        if (err != cudaSuccess) return err;
+      }
+      const dim3 grid(unsigned(d.n_head), unsigned(d.rows), unsigned(plan.n_split));
+      kernel<<<grid, kThreads, fused_smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, k_scales,
+                                                v_scales, n_keys, d, plan.chunk, plan.n_split,
+                                                scale, static_cast<T*>(out), part);
+      return cudaGetLastError();
     }
-    if (smem > 48 * 1024) {
-      const cudaError_t err =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-      if (err != cudaSuccess) return err;
+    cudaError_t err;
+    if (int8) {
+      err = h64 ? go(rows_partial_h64_kernel<T, int8_t>) : go(rows_partial_kernel<T, int8_t>);
+    } else if constexpr (!std::is_same_v<T, float>) {
+      err = h64 ? go(rows_partial_h64_kernel<T, T>) : go(rows_partial_kernel<T, T>);
+    } else {
+      err = go(rows_partial_kernel<T, T>);
     }
-    const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
-    kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, n_keys, d,
-                                        plan.chunk, plan.n_split, scale, static_cast<T*>(out),
-                                        plan.n_split > 1 ? part : nullptr);
-    cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess || plan.n_split == 1) return err;
     rows_merge_kernel<T><<<dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s>>>(
         part, d, plan.n_split, static_cast<T*>(out));

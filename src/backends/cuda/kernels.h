@@ -98,6 +98,20 @@ void attention_rows_indexed(DType dtype, const void* q, const int64_t* k_addr,
                             const int64_t* v_addr, const int64_t* n_keys, int max_keys,
                             const AttentionRowsDims& d, float* workspace, void* out);
 int64_t attention_rows_workspace(const AttentionRowsDims& d, int max_keys);
+// attention_rows_indexed over int8 K/V (kv_int8.cpp): k_addr / v_addr address I8 matrices,
+// k_scale_addr / v_scale_addr their F32 [*, n_head] scales (ops::KvTable); q and out of `dtype`.
+// Same plan and workspace as the float call; graph-safe.
+void attention_rows_indexed_int8(DType dtype, const void* q, const int64_t* k_addr,
+                                 const int64_t* v_addr, const int64_t* k_scale_addr,
+                                 const int64_t* v_scale_addr, const int64_t* n_keys, int max_keys,
+                                 const AttentionRowsDims& d, float* workspace, void* out);
+// ops::quantize_kv_int8: kv [rows, ld] of `dtype` (K and V: its last 2d columns) -> k, v I8
+// [rows, d] and k_scale, v_scale F32 [rows, n_head]. One launch.
+void quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows, int64_t d,
+                      int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale);
+// ops::dequantize_kv_int8: out [rows, d] of `dtype` = q * scale [rows, n_head] per head.
+void dequantize_kv_int8(DType dtype, const int8_t* q, const float* scale, int64_t rows, int64_t d,
+                        int64_t n_head, void* out);
 
 // out[r, :] = table[ids[r], :] + pos_table[positions[r], :] (host index arrays).
 void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,
