@@ -73,6 +73,7 @@ __global__ void __launch_bounds__(kThreads)
     rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
                         const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d, int chunk,
                         int n_split, float scale, T* out, float* part) {
+  pdl_wait();
   extern __shared__ float smem[];
   __shared__ float scratch[32];
   const int64_t r = blockIdx.x, h = blockIdx.y;
@@ -184,6 +185,7 @@ __global__ void __launch_bounds__(kThreads)
     rows_partial_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
                             const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
                             int chunk, int n_split, float scale, T* out, float* part) {
+  pdl_wait();
   constexpr int kDh = 64, kGroups = kThreads / 8;
   extern __shared__ float smem[];
   __shared__ float scratch[32];
@@ -253,6 +255,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 __global__ void rows_merge_kernel(const float* part, AttentionRowsDims d, int n_split, T* out) {
+  pdl_wait();
   const int64_t r = blockIdx.x, h = blockIdx.y;
   const int dh = int(d.head_dim);
   const float* base = part + (r * d.n_head + h) * n_split * (dh + 2);
@@ -315,6 +318,7 @@ __global__ void __launch_bounds__(kThreads)
     rows_fused_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
                           const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
                           int chunk, int n_split, float scale, T* out, float* part) {
+  pdl_wait();
   constexpr int kDh = 64, kN = 16 / int(sizeof(KV)), kLanes = kDh / kN;
   constexpr int kWarps = kThreads / 32, kKeysPerWarp = 32 / kLanes, kGroups = kThreads / kLanes;
   constexpr int kU = 4;
@@ -477,9 +481,12 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
         if (err != cudaSuccess) return err;
       }
       const dim3 grid(unsigned(d.rows), unsigned(d.n_head), unsigned(plan.n_split));
-      kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, k_scales,
-                                          v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
-                                          static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+      if (const cudaError_t launch_err =
+              launch_pdl(kernel, grid, kThreads, smem, s, static_cast<const T*>(q), k_rows, v_rows,
+                         k_scales, v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
+                         static_cast<T*>(out), plan.n_split > 1 ? part : nullptr);
+          launch_err != cudaSuccess)
+        return launch_err;
       return cudaGetLastError();
     };
     // The fused kernel: head_dim 64, 16-byte aligned rows and strides, grid (head, row, split)
@@ -498,9 +505,12 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
         if (err != cudaSuccess) return err;
       }
       const dim3 grid(unsigned(d.n_head), unsigned(d.rows), unsigned(plan.n_split));
-      kernel<<<grid, kThreads, fused_smem, s>>>(static_cast<const T*>(q), k_rows, v_rows, k_scales,
-                                                v_scales, n_keys, d, plan.chunk, plan.n_split,
-                                                scale, static_cast<T*>(out), part);
+      if (const cudaError_t launch_err =
+              launch_pdl(kernel, grid, kThreads, fused_smem, s, static_cast<const T*>(q), k_rows,
+                         v_rows, k_scales, v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
+                         static_cast<T*>(out), part);
+          launch_err != cudaSuccess)
+        return launch_err;
       return cudaGetLastError();
     }
     cudaError_t err;
@@ -512,8 +522,11 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
       err = go(rows_partial_kernel<T, T>);
     }
     if (err != cudaSuccess || plan.n_split == 1) return err;
-    rows_merge_kernel<T><<<dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s>>>(
-        part, d, plan.n_split, static_cast<T*>(out));
+    if (const cudaError_t launch_err =
+            launch_pdl(rows_merge_kernel<T>, dim3(unsigned(d.rows), unsigned(d.n_head)), 64, 0, s,
+                       part, d, plan.n_split, static_cast<T*>(out));
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }

@@ -64,6 +64,41 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
   return warp_max(v);
 }
 
+// Programmatic dependent launch (sm_90+). The kernels of a decoder step are small, so the
+// gap between one kernel's end and the next one's start is a large part of a step. Kernels
+// launched through launch_pdl may start while the previous kernel on the stream is still
+// running; each such kernel calls pdl_wait() first, before touching memory: it lets the next
+// kernel launch (griddepcontrol.launch_dependents) and then waits until the previous grid has
+// finished and its writes are visible (griddepcontrol.wait), so the stream order is kept. On
+// older devices, without the attribute, or when HARK_PDL=0, both are no-ops and the launch is an
+// ordinary one.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Whether launches carry the programmatic-serialisation attribute: the current device is sm_90+
+// and HARK_PDL is not "0" (decided once per process).
+bool pdl_enabled();
+
+template <typename... Params, typename... Args>
+cudaError_t launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                       cudaStream_t s, Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, Params(args)...);
+}
+
 // Blocks for a grid-stride loop over n elements with `threads` per block.
 inline unsigned grid_for(int64_t n, int threads) {
   const int64_t blocks = (n + threads - 1) / threads;

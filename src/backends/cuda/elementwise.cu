@@ -21,6 +21,7 @@ __device__ __forceinline__ float gelu_f(float v) {
 
 template <typename T>
 __global__ void gelu_kernel(T* x, int64_t n) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float v = load(x + i);
@@ -30,6 +31,7 @@ __global__ void gelu_kernel(T* x, int64_t n) {
 
 template <typename T>
 __global__ void add_kernel(T* x, const T* y, int64_t n) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
     store(x + i, load(x + i) + load(y + i));
@@ -53,6 +55,7 @@ struct Pair<__nv_bfloat16> {
 // n2 pairs of 16-bit values.
 template <typename T>
 __global__ void gelu2_kernel(typename Pair<T>::type* x, int64_t n2) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n2;
        i += int64_t(gridDim.x) * blockDim.x) {
     float2 v = Pair<T>::load(x + i);
@@ -65,6 +68,7 @@ __global__ void gelu2_kernel(typename Pair<T>::type* x, int64_t n2) {
 template <typename T>
 __global__ void add2_kernel(typename Pair<T>::type* x, const typename Pair<T>::type* y,
                             int64_t n2) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n2;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float2 a = Pair<T>::load(x + i), b = Pair<T>::load(y + i);
@@ -82,6 +86,7 @@ struct alignas(V * sizeof(T)) Group {
 
 template <typename T, int V>
 __global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t d) {
+  pdl_wait();
   const int64_t groups = d / V;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     Group<T, V>* xr = reinterpret_cast<Group<T, V>*>(x + r * d);
@@ -100,6 +105,7 @@ __global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t d) {
 // x[r, c] += row[c] in groups of V (as bias_gelu_kernel).
 template <typename T, int V>
 __global__ void add_rows_vec_kernel(T* x, const T* row, int64_t rows, int64_t d) {
+  pdl_wait();
   const int64_t groups = d / V;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     Group<T, V>* xr = reinterpret_cast<Group<T, V>*>(x + r * d);
@@ -118,6 +124,7 @@ __global__ void add_rows_vec_kernel(T* x, const T* row, int64_t rows, int64_t d)
 // x[r, c] += row[c]: blockIdx.y strides over rows, threads over columns.
 template <typename T>
 __global__ void add_rows_kernel(T* x, const T* row, int64_t rows, int64_t d) {
+  pdl_wait();
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     T* xr = x + r * d;
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
@@ -129,6 +136,7 @@ __global__ void add_rows_kernel(T* x, const T* row, int64_t rows, int64_t d) {
 // bias index = (i / div) % mod: channels (div len, mod channels).
 template <typename T>
 __global__ void add_broadcast_kernel(T* x, const T* bias, int64_t n, int64_t div, int64_t mod) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
     store(x + i, load(x + i) + load(bias + (i / div) % mod));
@@ -142,12 +150,18 @@ cudaError_t launch_gelu(DType dtype, void* x, int64_t n, cudaStream_t s) {
     using T = decltype(tag);
     if constexpr (!std::is_same_v<T, float>) {
       if (n % 2 == 0 && (reinterpret_cast<uintptr_t>(x) & 3u) == 0) {
-        gelu2_kernel<T><<<grid_for(n / 2, kThreads), kThreads, 0, s>>>(
-            static_cast<typename Pair<T>::type*>(x), n / 2);
+        if (const cudaError_t launch_err =
+                launch_pdl(gelu2_kernel<T>, grid_for(n / 2, kThreads), kThreads, 0, s,
+                           static_cast<typename Pair<T>::type*>(x), n / 2);
+            launch_err != cudaSuccess)
+          return launch_err;
         return cudaGetLastError();
       }
     }
-    gelu_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(x), n);
+    if (const cudaError_t launch_err = launch_pdl(gelu_kernel<T>, grid_for(n, kThreads), kThreads,
+                                                  0, s, static_cast<T*>(x), n);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -165,11 +179,17 @@ cudaError_t launch_bias_gelu(DType dtype, void* x, const void* bias, int64_t row
     const unsigned gx = unsigned(std::min<int64_t>((groups + kThreads - 1) / kThreads, 65535));
     const unsigned gy = unsigned(rows < 65535 ? rows : 65535);
     if (vec) {
-      bias_gelu_kernel<T, V><<<dim3(gx, gy), kThreads, 0, s>>>(
-          static_cast<T*>(x), static_cast<const T*>(bias), rows, d);
+      if (const cudaError_t launch_err =
+              launch_pdl(bias_gelu_kernel<T, V>, dim3(gx, gy), kThreads, 0, s, static_cast<T*>(x),
+                         static_cast<const T*>(bias), rows, d);
+          launch_err != cudaSuccess)
+        return launch_err;
     } else {
-      bias_gelu_kernel<T, 1><<<dim3(gx, gy), kThreads, 0, s>>>(
-          static_cast<T*>(x), static_cast<const T*>(bias), rows, d);
+      if (const cudaError_t launch_err =
+              launch_pdl(bias_gelu_kernel<T, 1>, dim3(gx, gy), kThreads, 0, s, static_cast<T*>(x),
+                         static_cast<const T*>(bias), rows, d);
+          launch_err != cudaSuccess)
+        return launch_err;
     }
     return cudaGetLastError();
   });
@@ -182,14 +202,20 @@ cudaError_t launch_add(DType dtype, void* x, const void* y, int64_t n, cudaStrea
     if constexpr (!std::is_same_v<T, float>) {
       if (n % 2 == 0 &&
           ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) & 3u) == 0) {
-        add2_kernel<T><<<grid_for(n / 2, kThreads), kThreads, 0, s>>>(
-            static_cast<typename Pair<T>::type*>(x), static_cast<const typename Pair<T>::type*>(y),
-            n / 2);
+        if (const cudaError_t launch_err =
+                launch_pdl(add2_kernel<T>, grid_for(n / 2, kThreads), kThreads, 0, s,
+                           static_cast<typename Pair<T>::type*>(x),
+                           static_cast<const typename Pair<T>::type*>(y), n / 2);
+            launch_err != cudaSuccess)
+          return launch_err;
         return cudaGetLastError();
       }
     }
-    add_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(x),
-                                                          static_cast<const T*>(y), n);
+    if (const cudaError_t launch_err =
+            launch_pdl(add_kernel<T>, grid_for(n, kThreads), kThreads, 0, s, static_cast<T*>(x),
+                       static_cast<const T*>(y), n);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -206,13 +232,19 @@ cudaError_t launch_add_rows(DType dtype, void* x, const void* row, int64_t rows,
         ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(row)) & 15u) == 0) {
       const int64_t groups = d / V;
       const unsigned gx = unsigned(std::min<int64_t>((groups + kThreads - 1) / kThreads, 65535));
-      add_rows_vec_kernel<T, V><<<dim3(gx, gy), kThreads, 0, s>>>(
-          static_cast<T*>(x), static_cast<const T*>(row), rows, d);
+      if (const cudaError_t launch_err =
+              launch_pdl(add_rows_vec_kernel<T, V>, dim3(gx, gy), kThreads, 0, s,
+                         static_cast<T*>(x), static_cast<const T*>(row), rows, d);
+          launch_err != cudaSuccess)
+        return launch_err;
       return cudaGetLastError();
     }
     const unsigned gx = unsigned((d + kThreads - 1) / kThreads);
-    add_rows_kernel<<<dim3(gx, gy), kThreads, 0, s>>>(static_cast<T*>(x),
-                                                      static_cast<const T*>(row), rows, d);
+    if (const cudaError_t launch_err =
+            launch_pdl(add_rows_kernel<T>, dim3(gx, gy), kThreads, 0, s, static_cast<T*>(x),
+                       static_cast<const T*>(row), rows, d);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -223,8 +255,11 @@ cudaError_t launch_add_channel_bias(DType dtype, void* x, const void* bias, int6
   if (n == 0) return cudaSuccess;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    add_broadcast_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(
-        static_cast<T*>(x), static_cast<const T*>(bias), n, len, channels);
+    if (const cudaError_t launch_err =
+            launch_pdl(add_broadcast_kernel<T>, grid_for(n, kThreads), kThreads, 0, s,
+                       static_cast<T*>(x), static_cast<const T*>(bias), n, len, channels);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }

@@ -18,6 +18,7 @@ constexpr int kThreads = 256;
 template <typename T>
 __global__ void layer_norm_kernel(const T* x, const T* gamma, const T* beta, float eps, T* y,
                                   int64_t d) {
+  pdl_wait();
   __shared__ float scratch[32];
   const T* row = x + int64_t(blockIdx.x) * d;
   T* out = y + int64_t(blockIdx.x) * d;
@@ -40,6 +41,7 @@ __global__ void layer_norm_kernel(const T* x, const T* gamma, const T* beta, flo
 template <typename T>
 __global__ void add_layer_norm_kernel(T* x, const T* h, const T* bias, const T* gamma,
                                       const T* beta, float eps, T* y, int64_t d) {
+  pdl_wait();
   __shared__ float scratch[32];
   T* row = x + int64_t(blockIdx.x) * d;
   const T* hr = h + int64_t(blockIdx.x) * d;
@@ -77,6 +79,7 @@ template <typename T, int NV>
 __global__ void __launch_bounds__(32 * kRowsPerBlock)
     layer_norm_warp_kernel(T* x, const T* h, const T* bias, const T* gamma, const T* beta,
                            float eps, T* y, int64_t rows, int d) {
+  pdl_wait();
   using V = Vec<T>;
   constexpr int E = V::kN;
   const int lane = threadIdx.x & 31;
@@ -163,10 +166,10 @@ bool launch_warp_rows(T* x, const T* h, const T* bias, const T* gamma, const T* 
   const dim3 grid{unsigned(blocks)}, block{32 * kRowsPerBlock};
   const int di = int(d);
   switch (nv) {
-#define HARK_LN_CASE(N)                                                     \
-  case N:                                                                   \
-    layer_norm_warp_kernel<T, N>                                            \
-        <<<grid, block, 0, s>>>(x, h, bias, gamma, beta, eps, y, rows, di); \
+#define HARK_LN_CASE(N)                                                                        \
+  case N:                                                                                      \
+    err = launch_pdl(layer_norm_warp_kernel<T, N>, grid, block, 0, s, x, h, bias, gamma, beta, \
+                     eps, y, rows, di);                                                        \
     break;
     HARK_LN_CASE(1)
     HARK_LN_CASE(2)
@@ -179,7 +182,6 @@ bool launch_warp_rows(T* x, const T* h, const T* bias, const T* gamma, const T* 
 #undef HARK_LN_CASE
     default: return false;
   }
-  err = cudaGetLastError();
   return true;
 }
 
@@ -197,9 +199,12 @@ cudaError_t launch_add_layer_norm(DType dtype, void* x, const void* h, const voi
                             static_cast<const T*>(bias), static_cast<const T*>(gamma),
                             static_cast<const T*>(beta), eps, static_cast<T*>(y), rows, d, s, err))
       return err;
-    add_layer_norm_kernel<<<unsigned(rows), kThreads, 0, s>>>(
-        static_cast<T*>(x), static_cast<const T*>(h), static_cast<const T*>(bias),
-        static_cast<const T*>(gamma), static_cast<const T*>(beta), eps, static_cast<T*>(y), d);
+    if (const cudaError_t launch_err = launch_pdl(
+            add_layer_norm_kernel<T>, unsigned(rows), kThreads, 0, s, static_cast<T*>(x),
+            static_cast<const T*>(h), static_cast<const T*>(bias), static_cast<const T*>(gamma),
+            static_cast<const T*>(beta), eps, static_cast<T*>(y), d);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -216,9 +221,11 @@ cudaError_t launch_layer_norm(DType dtype, const void* x, const void* gamma, con
                             static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
                             static_cast<T*>(y), rows, d, s, err))
       return err;
-    layer_norm_kernel<<<unsigned(rows), kThreads, 0, s>>>(
-        static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
-        static_cast<T*>(y), d);
+    if (const cudaError_t launch_err = launch_pdl(
+            layer_norm_kernel<T>, unsigned(rows), kThreads, 0, s, static_cast<const T*>(x),
+            static_cast<const T*>(gamma), static_cast<const T*>(beta), eps, static_cast<T*>(y), d);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }

@@ -90,6 +90,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     linear_rows_kernel(const T* __restrict__ x, const W* __restrict__ q,
                        const float* __restrict__ scale, const T* __restrict__ bias,
                        T* __restrict__ y, int m, int n, int k, int k8) {
+  pdl_wait();
   const int lane = threadIdx.x & 31;
   const int col = blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5);
   if (col >= n) return;  // the whole warp leaves; no block-wide synchronisation below
@@ -136,8 +137,11 @@ cudaError_t launch_rows(const T* x, const W* q, const float* scale, const T* bia
                         (reinterpret_cast<uintptr_t>(q) & (8 * sizeof(W) - 1))) == 0;
   const int64_t k8 = aligned && k % 8 == 0 ? k : 0;
   const dim3 grid(unsigned((n + kWarpsPerBlock - 1) / kWarpsPerBlock), unsigned((m + R - 1) / R));
-  linear_rows_kernel<T, W, R>
-      <<<grid, 32 * kWarpsPerBlock, 0, s>>>(x, q, scale, bias, y, int(m), int(n), int(k), int(k8));
+  if (const cudaError_t launch_err =
+          launch_pdl(linear_rows_kernel<T, W, R>, grid, 32 * kWarpsPerBlock, 0, s, x, q, scale,
+                     bias, y, int(m), int(n), int(k), int(k8));
+      launch_err != cudaSuccess)
+    return launch_err;
   return cudaGetLastError();
 }
 
@@ -155,6 +159,7 @@ template <typename T>
 __global__ void dequantize_int8_kernel(const int8_t* __restrict__ q,
                                        const float* __restrict__ scale, T* __restrict__ w,
                                        int64_t n, int64_t k, bool vec) {
+  pdl_wait();
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (vec) {  // k % 8 == 0: a group of 8 never crosses a row
@@ -206,8 +211,11 @@ cudaError_t launch_dequantize_int8(DType dtype, const int8_t* q, const float* sc
     const bool vec = k % 8 == 0 && ((reinterpret_cast<uintptr_t>(q) & 7u) |
                                     (reinterpret_cast<uintptr_t>(w) & 15u)) == 0;
     constexpr int kThreads = 256;
-    dequantize_int8_kernel<T><<<grid_for(vec ? n * k / 8 : n * k, kThreads), kThreads, 0, s>>>(
-        q, scale, static_cast<T*>(w), n, k, vec);
+    if (const cudaError_t launch_err =
+            launch_pdl(dequantize_int8_kernel<T>, grid_for(vec ? n * k / 8 : n * k, kThreads),
+                       kThreads, 0, s, q, scale, static_cast<T*>(w), n, k, vec);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }

@@ -12,6 +12,7 @@ namespace {
 template <typename T>
 __global__ void embed_rows_kernel(const T* table, const T* pos_table, const int64_t* ids_pos,
                                   int64_t rows, int64_t d, T* out) {
+  pdl_wait();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * d;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / d, c = i % d;
@@ -23,6 +24,7 @@ __global__ void embed_rows_kernel(const T* table, const T* pos_table, const int6
 template <typename T>
 __global__ void scatter_rows_kernel(const T* src, const int64_t* dst, const int64_t* positions,
                                     int64_t d) {
+  pdl_wait();
   const int64_t r = blockIdx.x;
   T* row = reinterpret_cast<T*>(static_cast<uintptr_t>(dst[r])) + positions[r] * d;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) row[c] = src[r * d + c];
@@ -32,6 +34,7 @@ __global__ void scatter_rows_kernel(const T* src, const int64_t* dst, const int6
 template <typename T>
 __global__ void scatter_kv_rows_kernel(const T* kv, int64_t ld, const int64_t* k_addr,
                                        const int64_t* v_addr, const int64_t* positions, int64_t d) {
+  pdl_wait();
   const int64_t r = blockIdx.x;
   const int64_t at = positions[r] * d;
   T* k = reinterpret_cast<T*>(static_cast<uintptr_t>(k_addr[r])) + at;
@@ -45,6 +48,7 @@ __global__ void scatter_kv_rows_kernel(const T* kv, int64_t ld, const int64_t* k
 
 template <typename T>
 __global__ void gather_rows_kernel(const T* x, const int64_t* index, int64_t d, T* out) {
+  pdl_wait();
   const int64_t r = blockIdx.x;
   const T* row = x + index[r] * d;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) out[r * d + c] = row[c];
@@ -64,6 +68,7 @@ __device__ __forceinline__ void better(float& v, int& i, float ov, int oi) {
 template <typename T>
 __global__ void argmax_partial_kernel(const T* x, int64_t n, int exclude, int chunk, float* pv,
                                       int* pi) {
+  pdl_wait();
   __shared__ float best_v[32];
   __shared__ int best_i[32];
   const int64_t r = blockIdx.x;
@@ -94,6 +99,7 @@ __global__ void argmax_partial_kernel(const T* x, int64_t n, int exclude, int ch
 
 __global__ void argmax_merge_kernel(const float* pv, const int* pi, int64_t rows, int n_split,
                                     int* out) {
+  pdl_wait();
   const int64_t r = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (r >= rows) return;
   const int lane = threadIdx.x & 31;
@@ -117,9 +123,11 @@ cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_ta
   if (rows == 0) return cudaSuccess;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    embed_rows_kernel<T><<<grid_for(rows * d, 256), 256, 0, s>>>(
-        static_cast<const T*>(table), static_cast<const T*>(pos_table), ids_pos, rows, d,
-        static_cast<T*>(out));
+    if (const cudaError_t launch_err = launch_pdl(
+            embed_rows_kernel<T>, grid_for(rows * d, 256), 256, 0, s, static_cast<const T*>(table),
+            static_cast<const T*>(pos_table), ids_pos, rows, d, static_cast<T*>(out));
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -130,8 +138,10 @@ cudaError_t launch_scatter_rows(DType dtype, const void* src, const int64_t* dst
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    scatter_rows_kernel<T>
-        <<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(src), dst, positions, d);
+    if (const cudaError_t launch_err = launch_pdl(scatter_rows_kernel<T>, unsigned(rows), 256, 0, s,
+                                                  static_cast<const T*>(src), dst, positions, d);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -143,8 +153,11 @@ cudaError_t launch_scatter_kv_rows(DType dtype, const void* kv, int64_t ld, cons
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    scatter_kv_rows_kernel<T><<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(kv), ld, k_addr,
-                                                             v_addr, positions, d);
+    if (const cudaError_t launch_err =
+            launch_pdl(scatter_kv_rows_kernel<T>, unsigned(rows), 256, 0, s,
+                       static_cast<const T*>(kv), ld, k_addr, v_addr, positions, d);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -155,8 +168,11 @@ cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index,
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    gather_rows_kernel<T>
-        <<<unsigned(rows), 256, 0, s>>>(static_cast<const T*>(x), index, d, static_cast<T*>(out));
+    if (const cudaError_t launch_err =
+            launch_pdl(gather_rows_kernel<T>, unsigned(rows), 256, 0, s, static_cast<const T*>(x),
+                       index, d, static_cast<T*>(out));
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }
@@ -175,12 +191,17 @@ cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t
   if (chunk64 > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    argmax_partial_kernel<T><<<dim3(unsigned(rows), unsigned(n_split)), kArgmaxThreads, 0, s>>>(
-        static_cast<const T*>(x), n, exclude, int(chunk64), part_v, part_i);
+    if (const cudaError_t launch_err = launch_pdl(
+            argmax_partial_kernel<T>, dim3(unsigned(rows), unsigned(n_split)), kArgmaxThreads, 0, s,
+            static_cast<const T*>(x), n, exclude, int(chunk64), part_v, part_i);
+        launch_err != cudaSuccess)
+      return launch_err;
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
-    argmax_merge_kernel<<<unsigned((rows + 7) / 8), 256, 0, s>>>(part_v, part_i, rows, n_split,
-                                                                 out);
+    if (const cudaError_t launch_err = launch_pdl(argmax_merge_kernel, unsigned((rows + 7) / 8),
+                                                  256, 0, s, part_v, part_i, rows, n_split, out);
+        launch_err != cudaSuccess)
+      return launch_err;
     return cudaGetLastError();
   });
 }

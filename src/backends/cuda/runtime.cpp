@@ -4,6 +4,8 @@
 // same clean error each time instead of a crash.
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -138,6 +140,23 @@ void set_capturing(bool on) {
   t_capturing = on;
 }
 bool capturing() { return t_capturing; }
+
+// Declared in common.cuh (the .cu files' header, which this file does not include).
+bool pdl_enabled();
+bool pdl_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("HARK_PDL");
+    if (v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0)) return false;
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return major >= 9;
+  }();
+  return on;
+}
 
 }  // namespace detail
 
