@@ -68,7 +68,7 @@ TEST(GpuMel, TranscriptEqualsTheCpuEngines) {
   const auto gpu = load("cuda", "float32");
   ASSERT_EQ(gpu->info().device.rfind("cuda", 0), 0u) << gpu->info().device;
 
-  const std::vector<float> short_clip = clip("en-00.wav");
+  std::vector<float> short_clip = clip("en-00.wav");
   // de, en, es, it and en again with a second of silence between: ~40 s, two windows or more.
   std::vector<float> long_clip;
   for (const char* name : {"de-00.wav", "en-00.wav", "es-00.wav", "it-00.wav", "en-01.wav"}) {
