@@ -15,6 +15,22 @@ add_library(hark_openblas INTERFACE)
 target_include_directories(hark_openblas INTERFACE ${OPENBLAS_INCLUDE_DIR})
 target_link_libraries(hark_openblas INTERFACE ${OPENBLAS_LIBRARY})
 
+# kissfft (Debian: libkissfft-dev), found without pkg-config so that unpacked .debs work too: the
+# CPU log-mel (src/backends/cpu/mel.cpp). Required for the audio layer; optional in the
+# engine-only build, where without it ops::log_mel has no CPU kernel (kUnsupported).
+find_path(KISSFFT_INCLUDE_DIR kiss_fftr.h PATH_SUFFIXES kissfft)
+find_library(KISSFFT_LIBRARY NAMES kissfft-float)
+add_library(hark_kissfft INTERFACE)
+if(KISSFFT_INCLUDE_DIR AND KISSFFT_LIBRARY)
+  target_include_directories(hark_kissfft INTERFACE ${KISSFFT_INCLUDE_DIR})
+  target_link_libraries(hark_kissfft INTERFACE ${KISSFFT_LIBRARY})
+  target_compile_definitions(hark_kissfft INTERFACE HARK_HAVE_KISSFFT=1)
+elseif(NOT HARK_ENGINE_ONLY)
+  message(FATAL_ERROR "kissfft not found: run scripts/install-deps.sh")
+else()
+  message(STATUS "hark: kissfft not found, no CPU log-mel in this engine-only build")
+endif()
+
 # Audio and apps only; -DHARK_ENGINE_ONLY=ON builds core/ops/backends/model without them.
 # CLI11 (header-only) builds `hark` in every configuration; the engine-only one has `hark bench`.
 find_package(CLI11 REQUIRED)
@@ -28,15 +44,6 @@ if(NOT HARK_ENGINE_ONLY)
   else()
     add_library(hark_ffmpeg INTERFACE)  # WAV only (src/audio/decode_wav.cpp)
   endif()
-  # kissfft (Debian: libkissfft-dev), found without pkg-config so that unpacked .debs work too.
-  find_path(KISSFFT_INCLUDE_DIR kiss_fftr.h PATH_SUFFIXES kissfft)
-  find_library(KISSFFT_LIBRARY NAMES kissfft-float)
-  if(NOT KISSFFT_INCLUDE_DIR OR NOT KISSFFT_LIBRARY)
-    message(FATAL_ERROR "kissfft not found: run scripts/install-deps.sh")
-  endif()
-  add_library(hark_kissfft INTERFACE)
-  target_include_directories(hark_kissfft INTERFACE ${KISSFFT_INCLUDE_DIR})
-  target_link_libraries(hark_kissfft INTERFACE ${KISSFFT_LIBRARY})
   if(HARK_SERVER)
     # `hark serve`: Beast/Asio (header-only) and libcurl for /transcribe/url.
     find_package(Boost 1.81 REQUIRED)

@@ -2,7 +2,9 @@
 // on one GPU) + tokenizer + mel filters, loaded once. transcribe() computes the log-mel of the
 // whole input once (OpenAI pads 30 s of zeros first), then runs the jobs of a
 // pipeline::Transcription: language detection, window decoding (with fallback) and word alignment,
-// each on the window's encoder output.
+// each on the window's encoder output. On a GPU placement the PCM is uploaded once and the log-mel
+// and every window of it are computed on the device (ops::log_mel, ops::mel_window), so the host
+// does no per-window maths and the encoder reads its input where it already is.
 #include "hark/engine.h"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +13,7 @@
 #include <charconv>
 #include <chrono>
 #include <mutex>
+#include <optional>
 
 #include "audio/decode.h"
 #include "audio/mel.h"
@@ -22,10 +25,15 @@
 #include "model/placement.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
+#ifdef HARK_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
 #include "pipeline/transcription.h"
 #include "text/tokenizer.h"
 
 namespace hark {
+
+struct MelClock;
 
 struct Engine::Impl {
   model::Checkpoint checkpoint;
@@ -33,7 +41,8 @@ struct Engine::Impl {
   std::unique_ptr<text::Tokenizer> tokenizer;
   std::unique_ptr<decoding::WindowDecoder> decoder;
   decoding::AlignmentHeads heads;
-  Tensor mel_filters;
+  Tensor mel_filters;         // fp32, on the CPU
+  Tensor mel_filters_device;  // the same on the model's GPU (GPU placements only)
   ModelInfo info;
   // The GPU backend runs one stream: requests take turns on it (batching across requests is the
   // scheduler's job). CPU requests run concurrently.
@@ -41,6 +50,27 @@ struct Engine::Impl {
   mutable std::mutex gpu_mutex;
 
   Result run(std::span<const float> pcm, const TranscribeOptions& o) const;
+  // The log-mel of pcm followed by 30 s of zeros, on the model's device, timed by `clock`.
+  Tensor log_mel(std::span<const float> pcm, MelClock& clock) const;
+  // Frames [seek, seek + size) of mel zero-padded to a 3000-frame window (OpenAI's pad_or_trim,
+  // in the log-mel domain), on mel's device, in the dtype the encoder takes there.
+  Tensor window_of(const Tensor& mel, int seek, int size) const;
+};
+
+// The log-mel's time for StageTimings::mel_ms: wall time on the CPU; on a GPU the device time of
+// the PCM upload and the mel between two events on the stream, read at the end of run() so that
+// nothing waits for the mel in between.
+struct MelClock {
+  double host_ms = 0;
+#ifdef HARK_HAVE_CUDA
+  std::optional<backends::cuda::StreamTimer> device;
+#endif
+  double ms() {
+#ifdef HARK_HAVE_CUDA
+    if (device) return device->elapsed_ms();
+#endif
+    return host_ms;
+  }
 };
 
 namespace {
@@ -120,18 +150,6 @@ pipeline::TranscriptionOptions to_pipeline(const TranscribeOptions& o, const tex
   return t;
 }
 
-// Frames [seek, seek + size) of mel, zero-padded (in the log-mel domain, as OpenAI's
-// pad_or_trim) to a 3000-frame window.
-Tensor window_of(const Tensor& mel, int seek, int size) {
-  const int64_t n_mels = mel.dim(0), total = mel.dim(1);
-  Tensor w = Tensor::zeros(DType::kF32, {n_mels, pipeline::kWindowFrames});
-  const int64_t n = std::clamp<int64_t>(std::min<int64_t>(size, total - seek), 0, 3000);
-  for (int64_t m = 0; m < n_mels; ++m) {
-    std::copy_n(mel.data<float>() + m * total + seek, n, w.data<float>() + m * 3000);
-  }
-  return w;
-}
-
 }  // namespace
 
 std::string cpu_name(int threads) {
@@ -166,6 +184,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& o) {
   impl->heads = decoding::resolve_alignment_heads(c.config, c.generation, c.format == "ggml");
   impl->mel_filters = c.mel_filters ? *c.mel_filters : audio::mel_filterbank(c.config.n_mels);
   if (impl->mel_filters.dtype() != DType::kF32) impl->mel_filters = impl->mel_filters.to_f32();
+  if (impl->on_gpu) impl->mel_filters_device = impl->mel_filters.to(where.placement.device);
   impl->info = describe(c, o.model_path);
   impl->info.device = where.device;
   impl->info.device_name =
@@ -187,6 +206,36 @@ Result Engine::transcribe(std::span<const float> pcm, const TranscribeOptions& o
   return impl_->run(pcm, o);
 }
 
+Tensor Engine::Impl::log_mel(std::span<const float> pcm, MelClock& clock) const {
+  if (!on_gpu) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Tensor mel = audio::log_mel_spectrogram(pcm, mel_filters, audio::kChunkSamples);
+    clock.host_ms = ms_since(t0);
+    return mel;
+  }
+#ifdef HARK_HAVE_CUDA
+  const Device device = model->placement().device;
+  backends::cuda::StreamTimer& timer = clock.device.emplace();
+  timer.start();
+  // A pageable host source: the copy is complete when to() returns.
+  const Tensor pcm_device = Tensor::view(DType::kF32, {int64_t(pcm.size())}, pcm.data()).to(device);
+  const int64_t frames = (int64_t(pcm.size()) + audio::kChunkSamples) / audio::kHopLength;
+  Tensor mel = Tensor::empty_on(device, DType::kF32, {mel_filters_device.dim(0), frames});
+  ops::log_mel(pcm_device, mel_filters_device, audio::kChunkSamples, mel);
+  timer.stop();
+  return mel;
+#else
+  throw_error(ErrorKind::kInternal, "a GPU placement in a build without CUDA");
+#endif
+}
+
+Tensor Engine::Impl::window_of(const Tensor& mel, int seek, int size) const {
+  const DType dtype = mel.device() == Device::kCpu ? DType::kF32 : model->placement().dtype;
+  Tensor w = Tensor::empty_on(mel.device(), dtype, {mel.dim(0), pipeline::kWindowFrames});
+  ops::mel_window(mel, seek, size, w);
+  return w;
+}
+
 Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o) const {
   HARK_CHECK(!pcm.empty(), ErrorKind::kInvalidAudio, "the audio holds no samples");
   const auto t_start = std::chrono::steady_clock::now();
@@ -194,8 +243,8 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
   const int content_frames = int(pcm.size() / audio::kHopLength);
   pipeline::Transcription t(to_pipeline(o, *tokenizer, checkpoint.config.n_vocab), *tokenizer,
                             content_frames, checkpoint.config.n_text_ctx);
-  const Tensor mel = audio::log_mel_spectrogram(pcm, mel_filters, audio::kChunkSamples);
-  times.mel_ms = ms_since(t_start);
+  MelClock mel_clock;
+  const Tensor mel = log_mel(pcm, mel_clock);
   int encoded_seek = -1, encoded_size = -1;
   Tensor enc;
   auto encode = [&](int seek, int size) -> const Tensor& {
@@ -260,6 +309,7 @@ Result Engine::Impl::run(std::span<const float> pcm, const TranscribeOptions& o)
   if (o.on_progress) o.on_progress(1.0);
   Result r = t.result();
   r.duration = double(pcm.size()) / audio::kSampleRate;
+  times.mel_ms = mel_clock.ms();
   times.total_ms = ms_since(t_start);
   r.timings = times;
   return r;

@@ -2,6 +2,8 @@
 // 160, periodic Hann window, reflect-padded centred STFT, power spectrum, last frame dropped, mel
 // filterbank (Slaney-normalised, librosa's formula), log10(max(x, 1e-10)), max(x, max(x) - 8),
 // (x + 4) / 4. Computed in float32 with kissfft; matches a float64 reference to ~1e-6 relative.
+// The maths is the CPU backend's (backends/cpu/mel.h); ops::log_mel runs it, or the CUDA version,
+// on tensors of either device (the engine's GPU path).
 #pragma once
 
 #include <span>

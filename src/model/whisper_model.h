@@ -132,12 +132,14 @@ class WhisperModel {
   // kept for decode()'s token lookup on a GPU are not counted.
   size_t weight_bytes() const;
 
-  // mel [n_mels, 2 * n_audio_ctx] (fp32, on the CPU or the model's device) -> encoder output
-  // [n_audio_ctx, d] on the model's device, in its dtype.
+  // mel [n_mels, 2 * n_audio_ctx] -> encoder output [n_audio_ctx, d] on the model's device, in its
+  // dtype. mel is read where it is, without a copy, when it is on the model's device in the
+  // model's dtype (ops::mel_window writes windows so); otherwise (fp32 on the CPU, or another
+  // dtype) it is converted through the host first.
   Tensor encode(const Tensor& mel) const;
 
-  // The encoder over a batch of independent windows: mels [B, n_mels, 2 * n_audio_ctx] (fp32, on
-  // the CPU or the model's device) -> [B, n_audio_ctx, d] on the model's device, in its dtype.
+  // The encoder over a batch of independent windows: mels [B, n_mels, 2 * n_audio_ctx] (as encode
+  // takes them) -> [B, n_audio_ctx, d] on the model's device, in its dtype.
   // The GEMMs see all B * n_audio_ctx rows at once; attention runs per window.
   Tensor encode_batch(const Tensor& mels) const;
 

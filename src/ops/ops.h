@@ -202,6 +202,21 @@ std::vector<int> argmax_rows(const Tensor& x, int exclude = -1);
 // probability 0 (a row of only -inf gives NaN).
 void softmax_(Tensor& x);
 
+// Whisper's log-mel (../shared/design/ORACLE.md): out [n_mels, (n + pad_samples) / 160] of
+// pcm [n] (16 kHz mono) followed by pad_samples zeros, with filters [n_mels, 201]: reflect-padded
+// centred STFT (n_fft 400, hop 160, periodic Hann; input shorter than the padding reflected back
+// and forth over the padded length), power, the last frame dropped, filterbank,
+// log10(max(x, 1e-10)), max(x, max(out) - 8), (x + 4) / 4. All F32 on one device. CPU: kissfft
+// (kUnsupported in an engine-only build without it); CUDA: fp32 GEMMs for the DFT and the
+// filterbank, the maximum kept on the device (the call does not wait). out may have 0 frames.
+void log_mel(const Tensor& pcm, const Tensor& filters, int64_t pad_samples, Tensor& out);
+
+// A window of a log-mel, zero-padded in the log-mel domain (OpenAI's pad_or_trim): window
+// [n_mels, W] takes frames [seek, seek + size) of mel [n_mels, T] (those that exist, at most W),
+// zeros after. seek >= 0, size >= 0. mel is F32; window is F32, or on CUDA also F16/BF16 (the
+// model's dtype: converted on the way).
+void mel_window(const Tensor& mel, int64_t seek, int64_t size, Tensor& window);
+
 // Sets the number of threads the CPU backend uses, for its own loops and for OpenBLAS (0: all
 // cores). Process-wide. The default is OpenMP's (OMP_NUM_THREADS, else all cores).
 void set_num_threads(int n);

@@ -1,5 +1,6 @@
 // The mel filterbank against librosa's (mel_filters.npz), and the log-mel against a float64
-// reference written here independently: explicit reflect padding and a naive DFT per frame.
+// reference written independently (tests/support/mel_reference: explicit reflect padding and a
+// naive DFT per frame; shared with the op tests of ops::log_mel).
 #include "audio/mel.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include "audio/decode.h"
 #include "core/error.h"
+#include "support/mel_reference.h"
 #include "support/npz.h"
 #include "support/test_env.h"
 
@@ -18,71 +20,8 @@ namespace {
 
 constexpr int kBins = kNFft / 2 + 1;
 
-// Reflect padding as torch.stft(center=True) does it (needs len > n_fft / 2), then the zeros
-// Whisper appends come first: pad, then reflect.
-std::vector<double> reflect_padded(const std::vector<double>& x) {
-  const int half = kNFft / 2;
-  const auto n = int64_t(x.size());
-  std::vector<double> p;
-  for (int i = half; i >= 1; --i) p.push_back(x[size_t(i)]);
-  p.insert(p.end(), x.begin(), x.end());
-  for (int i = 1; i <= half; ++i) p.push_back(x[size_t(n - 1 - i)]);
-  return p;
-}
-
-// Log10 mel [n_mels][frames] before the clamp, in double.
-std::vector<std::vector<double>> reference_log10_mel(const std::vector<double>& padded,
-                                                     int64_t frames, const Tensor& filters) {
-  const int n_mels = int(filters.dim(0));
-  std::vector<double> cos_t(kNFft), sin_t(kNFft), window(kNFft);
-  for (int n = 0; n < kNFft; ++n) {
-    double phase = 2.0 * std::numbers::pi * n / kNFft;
-    cos_t[size_t(n)] = std::cos(phase);
-    sin_t[size_t(n)] = std::sin(phase);
-    window[size_t(n)] = 0.5 - 0.5 * std::cos(phase);
-  }
-  std::vector<std::vector<double>> out(static_cast<size_t>(n_mels),
-                                       std::vector<double>(static_cast<size_t>(frames)));
-  std::vector<double> frame(kNFft), power(kBins);
-  for (int64_t f = 0; f < frames; ++f) {
-    for (int n = 0; n < kNFft; ++n)
-      frame[size_t(n)] = padded[size_t(f * kHopLength + n)] * window[size_t(n)];
-    for (int k = 0; k < kBins; ++k) {
-      double re = 0, im = 0;
-      for (int n = 0; n < kNFft; ++n) {
-        size_t idx = size_t((k * n) % kNFft);
-        re += frame[size_t(n)] * cos_t[idx];
-        im -= frame[size_t(n)] * sin_t[idx];
-      }
-      power[size_t(k)] = re * re + im * im;
-    }
-    for (int m = 0; m < n_mels; ++m) {
-      double sum = 0;
-      for (int k = 0; k < kBins; ++k)
-        sum += double(filters.data<float>()[m * kBins + k]) * power[size_t(k)];
-      out[size_t(m)][size_t(f)] = std::log10(std::max(sum, 1e-10));
-    }
-  }
-  return out;
-}
-
-// Whisper's log-mel in double: pad with zeros, reflect, STFT, drop the last frame, clamp, scale.
-std::vector<double> reference_log_mel(const std::vector<float>& pcm, const Tensor& filters,
-                                      int pad) {
-  std::vector<double> x(pcm.begin(), pcm.end());
-  x.resize(x.size() + size_t(pad), 0.0);
-  int64_t frames = int64_t(x.size()) / kHopLength;
-  auto log10_mel = reference_log10_mel(reflect_padded(x), frames, filters);
-  double max = -1e300;
-  for (const auto& row : log10_mel) {
-    for (double v : row) max = std::max(max, v);
-  }
-  std::vector<double> out;
-  for (const auto& row : log10_mel) {
-    for (double v : row) out.push_back((std::max(v, max - 8.0) + 4.0) / 4.0);
-  }
-  return out;
-}
+using hark::testing::reference_log10_mel;
+using hark::testing::reference_log_mel;
 
 double relative_error(const Tensor& got, const std::vector<double>& want) {
   EXPECT_EQ(got.numel(), int64_t(want.size()));

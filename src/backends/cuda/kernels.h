@@ -141,4 +141,16 @@ void upload_async(void* dst, const void* src, size_t bytes);
 // Waits for the stream.
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out);
 
+// ops::log_mel: out [n_mels, (n_pcm + pad) / 160] fp32 = Whisper's log-mel of pcm [n_pcm] fp32
+// followed by `pad` zeros, with filters [n_mels, 201] fp32 (at least one frame; the frame count
+// fits in int32). The DFT and the filterbank are fp32 cuBLAS GEMMs (CUBLAS_COMPUTE_32F_PEDANTIC:
+// no TF32 whatever the handle's math mode), over chunks of frames so that the scratch stays at
+// ~32 MiB for any length; the global maximum stays on the device. Does not wait.
+void log_mel(const float* pcm, int64_t n_pcm, int64_t pad, const float* filters, int64_t n_mels,
+             float* out);
+// ops::mel_window: window [rows, width] of `dtype` = columns [seek, seek + n) of mel [rows, total]
+// fp32, zeros after; 0 <= n <= min(width, total - seek).
+void mel_window(DType dtype, const float* mel, int64_t rows, int64_t total, int64_t seek, int64_t n,
+                int64_t width, void* window);
+
 }  // namespace hark::backends::cuda

@@ -98,4 +98,30 @@ int argmax_splits(int64_t n);
 cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
                                float* part_v, int* part_i, int* out, cudaStream_t s);
 
+// The log-mel (mel.cu; orchestrated by mel.cpp around two cuBLAS GEMMs). Constants of Whisper's
+// STFT and of its log compression.
+constexpr int kMelNFft = 400, kMelHop = 160, kMelBins = kMelNFft / 2 + 1;
+constexpr float kMelLogFloor = 1e-10f, kMelDynamicRange = 8.0f;
+constexpr int kMelMaxPartials = 1024;  // most blocks of launch_log10_max
+// basis [400, 402]: row n holds hann(n) * (cos, -sin)(2 pi k n / 400) for k = 0..200, interleaved.
+cudaError_t launch_dft_basis(float* basis, cudaStream_t s);
+// out [frames, 400]: out[f - f0, n] = the padded signal at f * 160 - 200 + n for frames
+// [f0, f0 + frames): pcm [n_pcm] followed by zeros up to n_samples, reflected over n_samples.
+cudaError_t launch_mel_frames(const float* pcm, int64_t n_pcm, int64_t n_samples, int64_t f0,
+                              int64_t frames, float* out, cudaStream_t s);
+// power [frames, 201] = re^2 + im^2 of spectrum [frames, 402] (interleaved re, im).
+cudaError_t launch_power_spectrum(const float* spectrum, int64_t frames, float* power,
+                                  cudaStream_t s);
+// Blocks launch_log10_max uses for n elements (<= kMelMaxPartials): the partials it writes.
+int log10_max_blocks(int64_t n);
+// x = log10(max(x, 1e-10)) in place; partial_max[b] = the maximum block b saw.
+cudaError_t launch_log10_max(float* x, int64_t n, float* partial_max, cudaStream_t s);
+// x = (max(x, max(partial_max) - 8) + 4) / 4 in place.
+cudaError_t launch_log_mel_finish(float* x, int64_t n, const float* partial_max, int partials,
+                                  cudaStream_t s);
+// window [rows, width] of `dtype` = columns [seek, seek + n) of mel [rows, total] fp32, zeros in
+// columns [n, width); 0 <= n <= min(width, total - seek).
+cudaError_t launch_mel_window(DType dtype, const float* mel, int64_t rows, int64_t total,
+                              int64_t seek, int64_t n, int64_t width, void* window, cudaStream_t s);
+
 }  // namespace hark::backends::cuda::detail

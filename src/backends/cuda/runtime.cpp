@@ -242,4 +242,33 @@ std::string device_description() {
 
 void synchronize() { detail::check(cudaStreamSynchronize(detail::stream()), "synchronize"); }
 
+namespace {
+void record(void*& event, const char* what) {
+  if (!event) {
+    cudaEvent_t e = nullptr;
+    detail::check(cudaEventCreate(&e), what);
+    event = e;
+  }
+  detail::check(cudaEventRecord(static_cast<cudaEvent_t>(event), detail::stream()), what);
+}
+}  // namespace
+
+StreamTimer::~StreamTimer() {
+  if (start_) (void)cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+  if (stop_) (void)cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+
+void StreamTimer::start() { record(start_, "StreamTimer::start"); }
+void StreamTimer::stop() { record(stop_, "StreamTimer::stop"); }
+
+double StreamTimer::elapsed_ms() {
+  if (!start_ || !stop_) return 0;
+  detail::check(cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)), "StreamTimer: wait");
+  float ms = 0;
+  detail::check(
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)),
+      "StreamTimer: cudaEventElapsedTime");
+  return ms;
+}
+
 }  // namespace hark::backends::cuda

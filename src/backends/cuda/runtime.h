@@ -36,6 +36,24 @@ std::string device_description();
 // as hark::Error (kInternal).
 void synchronize();
 
+// Device time between two points of the backend's stream, without waiting at either: start() and
+// stop() record events there; elapsed_ms() waits for the stop event (by then usually long past)
+// and returns the milliseconds between the two. 0 when start() or stop() was not called.
+class StreamTimer {
+ public:
+  StreamTimer() = default;
+  ~StreamTimer();
+  StreamTimer(const StreamTimer&) = delete;
+  StreamTimer& operator=(const StreamTimer&) = delete;
+  void start();
+  void stop();
+  double elapsed_ms();
+
+ private:
+  void* start_ = nullptr;  // cudaEvent_t
+  void* stop_ = nullptr;
+};
+
 struct MemoryStats {
   size_t in_use = 0;  // bytes held by live tensors (rounded to the allocator's block sizes)
   size_t cached = 0;  // bytes freed by tensors and kept for reuse
