@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU machine, repository root: one optimisation round in one call. Builds the engine-only CUDA
 # configuration (tools/gpu/deps.sh), runs the CUDA op tests and model tests (unless
-# SKIP_TESTS=1), then each `hark bench` spec in BENCH ("shape:dtype:batches[:ENV=V,...]",
+# SKIP_TESTS=1), then each `hark bench` spec in BENCH
+# ("shape:dtype:batches[:ENV=V,...[:--flag=value,...]]",
 # PERF.md's standard workload, 128 tokens, RUNS runs) and, with PROFILE="shape:dtype:batch",
 # one op-by-op --profile run. A short table goes to stdout; full logs to $OUT.
 #   BENCH="large-v3-turbo:bfloat16:1,32,128 large-v3-turbo:float16:32:HARK_FLASH_BLOCKS=1" \
@@ -29,13 +30,15 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   grep -E "^\[  FAILED|^\[  PASSED" "$OUT/cuda_tests.log" | tail -15
   grep -B2 -A8 "Failure" "$OUT/cuda_tests.log" | head -40
 fi
+n_bench=0
 for spec in ${BENCH:-}; do
-  IFS=: read -r shape dtype batches envs <<< "$spec"
-  echo "== $shape $dtype $batches ${envs:-}"
+  IFS=: read -r shape dtype batches envs args <<< "$spec"
+  echo "== $shape $dtype $batches ${envs:-} ${args:-}"
+  log="$OUT/bench-$((++n_bench)).txt"
   env ${envs//,/ } timeout 300 ./build-gpu/hark bench --shape "$shape" --device cuda \
     --compute-type "$dtype" --batch "$batches" --tokens 128 --runs "${RUNS:-3}" \
-    ${BENCH_ARGS:-} > "$OUT/bench-$shape-$dtype-$batches-${envs:-x}.txt" 2>&1
-  echo "rc=$?"; grep -vE "^\s*$|loading|^\[" "$OUT/bench-$shape-$dtype-$batches-${envs:-x}.txt" | tail -12
+    ${args//,/ } ${BENCH_ARGS:-} > "$log" 2>&1
+  echo "rc=$?"; grep -vE "^\s*$|loading|^\[|^hark bench" "$log" | tail -12
 done
 if [ -n "${PROFILE:-}" ]; then
   IFS=: read -r shape dtype batches <<< "$PROFILE"
