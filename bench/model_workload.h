@@ -2,8 +2,11 @@
 // one encode_batch, then B sequences decode greedily together (decode_batch, argmax on the
 // device): the 4-token prompt <|startoftranscript|><|en|><|transcribe|><|0.00|>, then `tokens`
 // tokens with <|endoftext|> suppressed. Runs on any device and precision the model supports and
-// builds in the engine-only configuration (no FFmpeg), so it runs on the GPU machine. The log-mel
-// itself is not part of this measurement (`hark bench --device cpu` times it on the CPU).
+// builds in the engine-only configuration (no FFmpeg), so it runs on the GPU machine. On a GPU the
+// windows' log-mel is computed on the device from 30 s of PCM first (ops::log_mel + mel_window, as
+// the engine does) and timed as mel_ms, which is not part of total_ms / RTFx (the peers' workload
+// starts from log-mel too); on the CPU the windows are random log-mel and mel_ms is 0
+// (`hark bench --device cpu` times the CPU log-mel in its own workload).
 #pragma once
 
 #include <vector>
@@ -14,13 +17,15 @@
 namespace hark::bench {
 
 struct ModelWorkloadOptions {
-  int batch = 1;     // windows in flight
-  int tokens = 128;  // tokens picked per window
-  int runs = 3;      // timed runs (median reported)
-  int warmup = 1;    // untimed runs first (shortened decoding)
+  int batch = 1;           // windows in flight
+  int tokens = 128;        // tokens picked per window
+  int runs = 3;            // timed runs (median reported)
+  int warmup = 1;          // untimed runs first (shortened decoding)
+  bool device_mel = true;  // on a GPU: the windows' log-mel from PCM on the device, timed
 };
 
 struct ModelRun {
+  double mel_ms = 0;      // device log-mel + windows of all windows (GPU), not in total_ms
   double encoder_ms = 0;  // encode_batch of all windows
   double decoder_ms = 0;  // cross K/V projections + prompt + all steps
   double total_ms = 0;
