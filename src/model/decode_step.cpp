@@ -51,9 +51,17 @@ void check_states(std::span<DecoderState* const> states,
         HARK_CHECK(ops::address_of(*t2) % 16 == 0, ErrorKind::kInvalidArgument,
                    "decode_batch: state {} has a K/V cache not aligned to 16 bytes", i);
       if (int8)
-        for (const Tensor* t2 : {&st->cross_k_scale[l], &st->cross_v_scale[l]})
+        for (const Tensor* t2 : {&st->cross_k_scale[l], &st->cross_v_scale[l]}) {
           HARK_CHECK(ops::address_of(*t2) % 16 == 0, ErrorKind::kInvalidArgument,
                      "decode_batch: state {} has K/V scales not aligned to 16 bytes", i);
+          // Head-major [n_head, n_audio_ctx]: the attention's scale stride is n_audio_ctx.
+          HARK_CHECK(t2->shape() == (Shape{cfg.n_text_head, cfg.n_audio_ctx}) &&
+                         st->cross_k[l].dim(0) <= cfg.n_audio_ctx,
+                     ErrorKind::kInvalidArgument,
+                     "decode_batch: state {} has K/V scales {} for {} keys, not [{}, {}]", i,
+                     shape_str(t2->shape()), st->cross_k[l].dim(0), cfg.n_text_head,
+                     cfg.n_audio_ctx);
+        }
     }
   }
   // Two entries sharing a cache would write the same positions in one step.
@@ -198,6 +206,7 @@ void WhisperModel::decoder_layer_step(const DecoderLayer& l, int index, const De
   if (place_.int8_cross_kv) {
     cross.k_scales = meta(at + 4 * n);
     cross.v_scales = meta(at + 5 * n);
+    cross.scale_ld = cfg_.n_audio_ctx;  // begin_window's scale matrices: [n_head, n_audio_ctx]
   }
   ops::attention_rows(b.q, cross, cfg_.n_text_head, b.a, b.attn_ws);
   ops::linear(b.a, l.cross_attn.o_w, nullptr, b.o);

@@ -268,14 +268,24 @@ DecoderState WhisperModel::begin_window(const Tensor& encoder_out) const {
   DecoderState st;
   const int64_t d = cfg_.n_text_state;
   const int64_t t = enc.dim(0), n_head = cfg_.n_text_head;
+  // Int8 cross K/V: the scales are [n_head, n_audio_ctx] head-major whatever the window's length,
+  // so their row stride is a model constant (the batched step's KvTable::scale_ld, the same in
+  // every replay of a recorded graph); columns past t (a shorter window) are zero, never read.
+  const int64_t scale_ld = cfg_.n_audio_ctx;
+  HARK_CHECK(!place_.int8_cross_kv || t <= scale_ld, ErrorKind::kInvalidArgument,
+             "begin_window: encoder output of {} positions exceeds n_audio_ctx {} (int8 cross K/V)",
+             t, scale_ld);
   Tensor kv = alloc(t, 2 * d);
   for (const DecoderLayer& l : dec_layers_) {
     ops::linear(enc, l.cross_attn.kv_w, &l.cross_attn.kv_b, kv);
     if (place_.int8_cross_kv) {
       Tensor k = Tensor::empty_on(place_.device, DType::kI8, {t, d});
       Tensor v = Tensor::empty_on(place_.device, DType::kI8, {t, d});
-      Tensor ks = Tensor::empty_on(place_.device, DType::kF32, {t, n_head});
-      Tensor vs = Tensor::empty_on(place_.device, DType::kF32, {t, n_head});
+      const Shape s_shape{n_head, scale_ld};
+      Tensor ks = t == scale_ld ? Tensor::empty_on(place_.device, DType::kF32, s_shape)
+                                : Tensor::zeros_on(place_.device, DType::kF32, s_shape);
+      Tensor vs = t == scale_ld ? Tensor::empty_on(place_.device, DType::kF32, s_shape)
+                                : Tensor::zeros_on(place_.device, DType::kF32, s_shape);
       ops::quantize_kv_int8(kv, int(n_head), k, ks, v, vs);
       st.cross_k.push_back(std::move(k));
       st.cross_v.push_back(std::move(v));

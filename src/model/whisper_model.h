@@ -83,7 +83,8 @@ struct ModelPlacement {
 // ([n_text_ctx, d] per layer) and the window's cross-attention K/V ([n_audio_ctx, d] per layer),
 // computed once per window by WhisperModel::begin_window.
 // With ModelPlacement::int8_cross_kv, cross_k / cross_v are I8 and cross_k_scale /
-// cross_v_scale their F32 [n_audio_ctx, n_head] scales (empty otherwise).
+// cross_v_scale their F32 [n_head, n_audio_ctx] scales, head-major (ops::quantize_kv_int8; the
+// row stride n_audio_ctx even for a shorter window), empty otherwise.
 struct DecoderState {
   std::vector<Tensor> self_k, self_v;
   std::vector<Tensor> cross_k, cross_v;

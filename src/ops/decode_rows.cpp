@@ -274,6 +274,7 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
   if (kv.int8()) {
     index_tensor(c, "k_scales", kv.k_scales, rows);
     index_tensor(c, "v_scales", kv.v_scales, rows);
+    c.require(kv.scale_ld >= kv.max_keys, "scale_ld {} < max_keys {}", kv.scale_ld, kv.max_keys);
   }
   const int64_t need = attention_rows_workspace(out, n_head, kv.max_keys);
   if (need > 0)
@@ -293,7 +294,8 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
         v_ptr[size_t(r)] = at_address<const float>(i64(kv.values)[r]);
         n_keys[size_t(r)] = int(n);
       }
-      const backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      backends::cpu::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      dims.ld_scale = kv.scale_ld;  // int8 K/V only
       if (kv.int8()) {
         const size_t n_rows = static_cast<size_t>(rows);
         std::vector<const int8_t*> k8(n_rows), v8(n_rows);
@@ -314,7 +316,8 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
     }
     case Device::kCuda: {
 #ifdef HARK_HAVE_CUDA
-      const backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      backends::cuda::AttentionRowsDims dims{rows, n_head, d / n_head, ld_q, d, d};
+      dims.ld_scale = kv.scale_ld;  // int8 K/V only
       if (kv.int8()) {
         backends::cuda::attention_rows_indexed_int8(
             c.dtype(), q.raw(), i64(kv.keys), i64(kv.values), i64(kv.k_scales), i64(kv.v_scales),

@@ -149,12 +149,16 @@ inline int64_t address_of(const Tensor& t) {
 // the lengths of a given step.
 // Int8 K/V (the cross-attention K/V of a window with ModelPlacement::int8_cross_kv): with
 // k_scales / v_scales defined, keys[r] / values[r] address I8 [*, H*Dh] matrices and k_scales[r] /
-// v_scales[r] their F32 [*, H] scales (16-byte aligned), one per (key position, head): the real
-// key is k[j, h*Dh + e] * k_scale[j, h] (quantize_kv_int8); the math stays fp32.
+// v_scales[r] their F32 [H, scale_ld] scales (16-byte aligned), head-major: one per (head, key
+// position), each head's scales contiguous, so the attention reads a chunk of keys' scales with
+// coalesced loads. The real key is k[j, h*Dh + e] * k_scale[h, j] (quantize_kv_int8); the math
+// stays fp32. scale_ld (>= max_keys) is the same for every row and call of a recorded graph: the
+// model uses n_audio_ctx.
 struct KvTable {
   Tensor keys, values, n_keys;  // I64 [R] each
   int max_keys = 0;
   Tensor k_scales{}, v_scales{};  // I64 [R] each, or undefined (K/V in q's dtype)
+  int64_t scale_ld = 0;           // int8: the row stride of the scale matrices, >= max_keys
 
   bool int8() const { return k_scales.defined(); }
 };
@@ -171,12 +175,14 @@ void attention_rows(const Tensor& q, const KvTable& kv, int n_head, Tensor& out,
 // the head's Dh = D / n_head values x, scale[t, h] = max |x| / 127 and q = x / scale rounded to
 // nearest (ties to even), clamped to [-127, 127] (a group of zeros: scale 0, q 0); the division
 // and rounding are IEEE fp32 on every backend, so all give the same bits for the same input.
-// kv: a float dtype; k, v: I8 [T, D]; k_scale, v_scale: F32 [T, n_head], all on kv's device. One
-// launch on CUDA.
+// kv: a float dtype; k, v: I8 [T, D]; k_scale, v_scale: F32 [n_head, S] (head-major, S >= T: the
+// scale of row t, head h is at [h, t]; columns [T, S) are left as they are), all on kv's device.
+// One launch on CUDA.
 void quantize_kv_int8(const Tensor& kv, int n_head, Tensor& k, Tensor& k_scale, Tensor& v,
                       Tensor& v_scale);
-// out[t, h*Dh + e] = q[t, h*Dh + e] * scale[t, h]: q I8 [T, D], scale F32 [T, n_head], out a float
-// dtype [T, D] on q's device (decode()'s attention over int8 cross K/V).
+// out[t, h*Dh + e] = q[t, h*Dh + e] * scale[h, t]: q I8 [T, D], scale F32 [n_head, S] with S >= T
+// (quantize_kv_int8's layout), out a float dtype [T, D] on q's device (decode()'s attention over
+// int8 cross K/V).
 void dequantize_kv_int8(const Tensor& q, const Tensor& scale, int n_head, Tensor& out);
 // embed_rows with ids_pos I64 [R, 2] (token id, position).
 void embed_rows(const Tensor& table, const Tensor& pos_table, const Tensor& ids_pos, Tensor& out);

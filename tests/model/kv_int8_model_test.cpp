@@ -8,6 +8,7 @@
 // greedy decoding through decode_batch must pick the float model's tokens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <span>
 #include <string>
@@ -94,7 +95,9 @@ TEST_F(KvInt8ModelTest, StateHoldsInt8KeysValuesAndScales) {
     EXPECT_EQ(st.cross_v[l].dtype(), DType::kI8);
     EXPECT_EQ(st.cross_k[l].shape(), (Shape{c.n_audio_ctx, c.n_text_state}));
     EXPECT_EQ(st.cross_k_scale[l].dtype(), DType::kF32);
-    EXPECT_EQ(st.cross_v_scale[l].shape(), (Shape{c.n_audio_ctx, c.n_text_head}));
+    // Head-major: a head's scales of every key position are contiguous.
+    EXPECT_EQ(st.cross_k_scale[l].shape(), (Shape{c.n_text_head, c.n_audio_ctx}));
+    EXPECT_EQ(st.cross_v_scale[l].shape(), (Shape{c.n_text_head, c.n_audio_ctx}));
     EXPECT_EQ(st.self_k[l].dtype(), DType::kF32) << "self-attention K/V stay in the compute dtype";
   }
   // The float model's states: no scales.
@@ -126,6 +129,44 @@ TEST_F(KvInt8ModelTest, DecodeAndDecodeBatchAgree) {
     const Tensor row = all.slice_rows(int64_t(i), int64_t(i) + 1);
     EXPECT_LT(rel_error(one, row), 1e-4) << "position " << i;
     EXPECT_LT(rel_error(batched, row), 1e-4) << "position " << i;
+  }
+}
+
+TEST_F(KvInt8ModelTest, ShorterWindowKeepsTheScaleStride) {
+  // A window of fewer encoder positions than n_audio_ctx: its scales are still [n_head,
+  // n_audio_ctx] (the batched step's scale stride is a model constant), the columns past its keys
+  // zero; decode() (dequantise over the first t columns) and decode_batch (attention rows, scale
+  // stride n_audio_ctx, in a batch with a full window) give the same logits.
+  const ModelConfig& c = ckpt_->config;
+  const int64_t t = c.n_audio_ctx - 403;
+  const Tensor short_enc = enc_->slice_rows(0, t);
+  DecoderState st = kv8_->begin_window(short_enc), st_b = kv8_->begin_window(short_enc);
+  DecoderState full = kv8_->begin_window(*enc_);
+  ASSERT_EQ(st.cross_k[0].dim(0), t);
+  for (size_t l = 0; l < st.cross_k.size(); ++l) {
+    ASSERT_EQ(st.cross_v_scale[l].shape(), (Shape{c.n_text_head, c.n_audio_ctx}));
+    const Tensor vs = st.cross_v_scale[l].to(Device::kCpu);
+    for (int64_t h = 0; h < c.n_text_head; ++h) {
+      EXPECT_GT(vs.data<float>()[h * c.n_audio_ctx + t - 1], 0.0f) << "layer " << l;
+      EXPECT_EQ(vs.data<float>()[h * c.n_audio_ctx + t], 0.0f) << "layer " << l;
+    }
+  }
+  const size_t n = std::min<size_t>(ids_->size(), 6);
+  for (size_t i = 0; i < n; ++i) {
+    const std::span<const int> tok(&(*ids_)[i], 1);
+    const Tensor one = kv8_->decode(st, tok);
+    DecoderState* states[] = {&full, &st_b};
+    const std::span<const int> toks[] = {tok, tok};
+    const Tensor batched = kv8_->decode_batch(states, toks);
+    EXPECT_LT(rel_error(batched.slice_rows(1, 2), one), 1e-4) << "position " << i;
+  }
+  // Longer than n_audio_ctx: no room in the scale rows.
+  const Tensor long_enc = Tensor::zeros(DType::kF32, {c.n_audio_ctx + 1, c.n_text_state});
+  try {
+    (void)kv8_->begin_window(long_enc);
+    ADD_FAILURE() << "an encoder output longer than n_audio_ctx was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
   }
 }
 

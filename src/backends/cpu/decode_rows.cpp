@@ -14,7 +14,7 @@ namespace hark::backends::cpu {
 namespace {
 
 // One (row, head) item: softmax(q k^T * scale) v over n keys. Float K/V: k_scale / v_scale null;
-// int8 K/V: key j is k[j * ldkv + e] * k_scale[j * n_head] (the item's head column of the scales).
+// int8 K/V: key j is k[j * ldkv + e] * k_scale[j] (the item's head row of the scales).
 template <typename KV>
 void attention_item(const float* qi, const KV* k, const KV* v, const float* k_scale,
                     const float* v_scale, int64_t n, const AttentionRowsDims& d, float scale,
@@ -25,13 +25,13 @@ void attention_item(const float* qi, const KV* k, const KV* v, const float* k_sc
     const KV* kj = k + j * d.ldkv;
     float dot = 0.0f;
     for (int64_t e = 0; e < dh; ++e) dot += qi[e] * float(kj[e]);
-    if (k_scale) dot *= k_scale[j * d.n_head];
+    if (k_scale) dot *= k_scale[j];
     p[size_t(j)] = dot * scale;
   }
   softmax_row(p.data(), n);
   std::fill(o, o + dh, 0.0f);
   for (int64_t j = 0; j < n; ++j) {
-    const float w = v_scale ? p[size_t(j)] * v_scale[j * d.n_head] : p[size_t(j)];
+    const float w = v_scale ? p[size_t(j)] * v_scale[j] : p[size_t(j)];
     const KV* vj = v + j * d.ldkv;
     for (int64_t e = 0; e < dh; ++e) o[e] += w * float(vj[e]);
   }
@@ -51,8 +51,9 @@ void attention_rows_impl(const float* q, const KV* const* k_rows, const KV* cons
     for (int64_t it = 0; it < items; ++it) {
       const int64_t r = it / d.n_head, h = it % d.n_head;
       attention_item(q + r * d.ldq + h * dh, k_rows[r] + h * dh, v_rows[r] + h * dh,
-                     k_scales ? k_scales[r] + h : nullptr, v_scales ? v_scales[r] + h : nullptr,
-                     n_keys[r], d, scale, p, out + r * d.ldo + h * dh);
+                     k_scales ? k_scales[r] + h * d.ld_scale : nullptr,
+                     v_scales ? v_scales[r] + h * d.ld_scale : nullptr, n_keys[r], d, scale, p,
+                     out + r * d.ldo + h * dh);
     }
   }
 }

@@ -73,12 +73,13 @@ void attention(const float* q, const float* k, const float* v, const AttentionDi
 struct AttentionRowsDims {
   int64_t rows, n_head, head_dim;
   int64_t ldq, ldkv, ldo;  // row strides of q, of every K/V matrix, of out
+  int64_t ld_scale = 0;    // int8 K/V: row stride of every [n_head, ld_scale] scale matrix
 };
 // Row r of q attends rows [0, n_keys[r]) of k_rows[r] / v_rows[r] (ops::attention_rows).
 void attention_rows(const float* q, const float* const* k_rows, const float* const* v_rows,
                     const int* n_keys, const AttentionRowsDims& d, float* out);
 // The same over int8 K/V: key j of row r, head h is k_rows[r][j * ldkv + h * head_dim + e] *
-// k_scales[r][j * n_head + h] (values likewise); fp32 math.
+// k_scales[r][h * ld_scale + j] (head-major scales; values likewise); fp32 math.
 void attention_rows_int8(const float* q, const int8_t* const* k_rows, const int8_t* const* v_rows,
                          const float* const* k_scales, const float* const* v_scales,
                          const int* n_keys, const AttentionRowsDims& d, float* out);

@@ -3,7 +3,11 @@
 // found through per-row device arrays of addresses (int64). Rows of different sequences, lengths
 // and windows share one launch, so sequences can join and leave a batch between steps. K/V are of
 // the activations' dtype, or int8 with one fp32 scale per (key, head) (the cross-attention K/V of
-// ModelPlacement::int8_cross_kv), dequantised in registers.
+// ModelPlacement::int8_cross_kv), dequantised in registers. The scales are head-major ([n_head,
+// ld_scale], a head's contiguous), so a block reads its (row, head)'s scales of a chunk of keys as
+// consecutive floats, one per thread (coalesced): the K scale multiplies the scores in the
+// softmax's max pass and the V scale the probabilities in its exp pass, and the inner loops read
+// only the int8 values.
 //
 // Split-K ("flash decoding"): block (row, head, split) reduces keys [split * chunk, + chunk) to a
 // partial (max, sum, unnormalised output). The host picks the split count so that a small batch
@@ -36,15 +40,31 @@ __device__ __forceinline__ const T* row_matrix(int64_t address) {
 
 // The split's scores p[0, n) (published by a barrier before the call) become exp(p - max) in
 // place; mx and sum (of the exponentials) come back in every thread. Its barriers publish p[].
-__device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, float& mx,
-                                              float& sum) {
+// Int8 K/V (kScaled): ks, vs (the chunk's key / value scales of the (row, head), n contiguous
+// floats each) scale the scores first (p[j] *= ks[j], the max taken after) and the exponentials
+// after (p[j] = exp(...) * vs[j]; sum stays that of the exponentials), so P V reads only the int8
+// values. Each thread reads and writes the same p[j] in both passes. Float K/V: ks, vs unused.
+template <bool kScaled>
+__device__ __forceinline__ void chunk_softmax(float* p, int n, const float* ks, const float* vs,
+                                              float* scratch, float& mx, float& sum) {
   mx = -INFINITY;
-  for (int j = threadIdx.x; j < n; j += kThreads) mx = fmaxf(mx, p[j]);
+  for (int j = threadIdx.x; j < n; j += kThreads) {
+    float x = p[j];
+    if constexpr (kScaled) {
+      x *= ks[j];
+      p[j] = x;
+    }
+    mx = fmaxf(mx, x);
+  }
   mx = block_max(mx, scratch);
   sum = 0.0f;
   for (int j = threadIdx.x; j < n; j += kThreads) {
     const float e = __expf(p[j] - mx);
-    p[j] = e;
+    if constexpr (kScaled) {
+      p[j] = e * vs[j];
+    } else {
+      p[j] = e;
+    }
     sum += e;
   }
   sum = block_sum(sum, scratch);
@@ -53,21 +73,19 @@ __device__ __forceinline__ void chunk_softmax(float* p, int n, float* scratch, f
 using detail::load;  // the float overloads, next to this one for int8 K/V
 __device__ __forceinline__ float load(const int8_t* p) { return float(*p); }
 
-// Int8 K/V: the row's scales of head h (stride n_head), or null for float K/V.
-__device__ __forceinline__ const float* head_scales(const int64_t* sp, int64_t r, int64_t h) {
-  return sp ? row_matrix<float>(sp[r]) + h : nullptr;
+// Int8 K/V: the scales of keys [j0, ...) of head h in row r's [n_head, ld] scale matrix (head-
+// major, contiguous per head); null for float K/V (KV not int8_t: never read).
+template <typename KV>
+__device__ __forceinline__ const float* head_scales(const int64_t* sp, int64_t r, int64_t h,
+                                                    int64_t ld, int j0) {
+  if constexpr (std::is_same_v<KV, int8_t>) {
+    return row_matrix<float>(sp[r]) + h * ld + j0;
+  } else {
+    return nullptr;
+  }
 }
 
-// Int8 V: p[j - j0] *= v_scale[j] after the softmax (its sum stays that of the exponentials), so
-// P V reads only the int8 values. Ends with a barrier.
-__device__ __forceinline__ void scale_probs(float* p, int j0, int j1, const float* vs,
-                                            int64_t n_head) {
-  if (vs)
-    for (int j = j0 + int(threadIdx.x); j < j1; j += kThreads) p[j - j0] *= vs[j * n_head];
-  __syncthreads();
-}
-
-// KV: T, or int8_t with k_sc / v_sc the addresses of each row's [*, n_head] fp32 scales.
+// KV: T, or int8_t with k_sc / v_sc the addresses of each row's [n_head, d.ld_scale] fp32 scales.
 template <typename T, typename KV>
 __global__ void __launch_bounds__(kThreads)
     rows_partial_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
@@ -91,8 +109,6 @@ __global__ void __launch_bounds__(kThreads)
   }
   const KV* kr = row_matrix<KV>(kp[r]) + h * dh;
   const KV* vr = row_matrix<KV>(vp[r]) + h * dh;
-  const float* ks = head_scales(k_sc, r, h);
-  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < dh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * dh + e) * scale;
   __syncthreads();
   for (int j = j0 + warp; j < j1; j += kThreads / 32) {
@@ -100,13 +116,13 @@ __global__ void __launch_bounds__(kThreads)
     float dot = 0.0f;
     for (int e = lane; e < dh; e += 32) dot += qs[e] * load(kj + e);
     dot = warp_sum(dot);
-    if (ks) dot *= ks[int64_t(j) * d.n_head];
     if (lane == 0) p[j - j0] = dot;
   }
   __syncthreads();
   float mx, sum;
-  chunk_softmax(p, j1 - j0, scratch, mx, sum);
-  scale_probs(p, j0, j1, vs, d.n_head);
+  chunk_softmax<std::is_same_v<KV, int8_t>>(p, j1 - j0, head_scales<KV>(k_sc, r, h, d.ld_scale, j0),
+                                            head_scales<KV>(v_sc, r, h, d.ld_scale, j0), scratch,
+                                            mx, sum);
 
   auto emit = [&](int e, float acc) {
     if (n_split == 1) {
@@ -204,8 +220,6 @@ __global__ void __launch_bounds__(kThreads)
   }
   const KV* kr = row_matrix<KV>(kp[r]) + h * kDh;
   const KV* vr = row_matrix<KV>(vp[r]) + h * kDh;
-  const float* ks = head_scales(k_sc, r, h);
-  const float* vs = head_scales(v_sc, r, h);
   for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
   __syncthreads();
   float qv[8];
@@ -221,12 +235,13 @@ __global__ void __launch_bounds__(kThreads)
     dot += __shfl_xor_sync(0xffffffffu, dot, 4);
     dot += __shfl_xor_sync(0xffffffffu, dot, 2);
     dot += __shfl_xor_sync(0xffffffffu, dot, 1);
-    if (sub == 0 && j < j1) p[j - j0] = ks ? dot * ks[int64_t(j) * d.n_head] : dot;
+    if (sub == 0 && j < j1) p[j - j0] = dot;
   }
   __syncthreads();
   float mx, sum;
-  chunk_softmax(p, j1 - j0, scratch, mx, sum);
-  scale_probs(p, j0, j1, vs, d.n_head);
+  chunk_softmax<std::is_same_v<KV, int8_t>>(p, j1 - j0, head_scales<KV>(k_sc, r, h, d.ld_scale, j0),
+                                            head_scales<KV>(v_sc, r, h, d.ld_scale, j0), scratch,
+                                            mx, sum);
 
   const int dsub = tid & 7, group = tid >> 3;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -276,21 +291,44 @@ __global__ void rows_merge_kernel(const float* part, AttentionRowsDims d, int n_
   }
 }
 
-// 16 bytes of K/V as floats: 8 16-bit values, 16 int8 values or 4 floats.
-__device__ __forceinline__ void load16(const __half* p, float* out) { load8(p, out); }
-__device__ __forceinline__ void load16(const __nv_bfloat16* p, float* out) { load8(p, out); }
-__device__ __forceinline__ void load16(const float* p, float* out) {
-  const float4 f = *reinterpret_cast<const float4*>(p);
-  out[0] = f.x;
-  out[1] = f.y;
-  out[2] = f.z;
-  out[3] = f.w;
+// 16 bytes of K/V (a 16-byte aligned p) when `in`, else zero bits (0.0 in every K/V type): the
+// raw load is predicated and converted later (convert16), so a thread issues all its loads of an
+// iteration before it waits for the first.
+template <typename KV>
+__device__ __forceinline__ uint4 load_raw16(const KV* p, bool in) {
+  return in ? *reinterpret_cast<const uint4*>(p) : make_uint4(0u, 0u, 0u, 0u);
+}
+// 16 bytes of K/V as floats: 8 16-bit values, 16 int8 values or 4 floats (the pointer argument
+// only picks the type).
+__device__ __forceinline__ void convert16(const uint4& raw, float* out, const __half*) {
+  const __half2* h = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(h[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void convert16(const uint4& raw, float* out, const __nv_bfloat16*) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void convert16(const uint4& raw, float* out, const float*) {
+  out[0] = __uint_as_float(raw.x);
+  out[1] = __uint_as_float(raw.y);
+  out[2] = __uint_as_float(raw.z);
+  out[3] = __uint_as_float(raw.w);
 }
 // 16 int8 values to float without I2F (a quarter-rate instruction that made the int8 kernel
 // slower than the 16-bit one): byte b of w ^ 0x80808080 (the value + 128) becomes the low byte of
-// 0x4B0000xx, the float 2^23 + value + 128, then one exact FADD removes 2^23 + 128.
-__device__ __forceinline__ void load16(const int8_t* p, float* out) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+// 0x4B0000xx, the float 2^23 + value + 128, then one exact FADD removes 2^23 + 128 (zero bits
+// give 0.0).
+__device__ __forceinline__ void convert16(const uint4& raw, float* out, const int8_t*) {
   const uint32_t w[4] = {raw.x ^ 0x80808080u, raw.y ^ 0x80808080u, raw.z ^ 0x80808080u,
                          raw.w ^ 0x80808080u};
 #pragma unroll
@@ -341,8 +379,6 @@ __global__ void __launch_bounds__(kThreads)
   float* red = p + chunk;  // [kGroups][64]
   const KV* kr = row_matrix<KV>(kp[r]) + h * kDh;
   const KV* vr = row_matrix<KV>(vp[r]) + h * kDh;
-  const float* ks = head_scales(k_sc, r, h);
-  const float* vs = head_scales(v_sc, r, h);
   const int64_t ld = d.ld_kv;
   for (int e = tid; e < kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h * kDh + e) * scale;
   __syncthreads();
@@ -353,55 +389,51 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kStride = kKeysPerWarp * kWarps;
   for (int jb = j0 + warp * kKeysPerWarp + lane / kLanes; jb - lane / kLanes < j1;
        jb += kU * kStride) {
-    float kv[kU][kN];
+    uint4 raw[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
       const int j = jb + u * kStride;
-      if (j < j1) {
-        load16(kr + int64_t(j) * ld + sub * kN, kv[u]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < kN; ++i) kv[u][i] = 0.0f;
-      }
+      raw[u] = load_raw16(kr + int64_t(j) * ld + sub * kN, j < j1);
     }
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
       const int j = jb + u * kStride;
+      float kv[kN];
+      convert16(raw[u], kv, kr);
       float dot = 0.0f;
 #pragma unroll
-      for (int i = 0; i < kN; ++i) dot += qv[i] * kv[u][i];
+      for (int i = 0; i < kN; ++i) dot += qv[i] * kv[i];
 #pragma unroll
       for (int o = kLanes / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-      if (sub == 0 && j < j1) p[j - j0] = ks ? dot * ks[int64_t(j) * d.n_head] : dot;
+      if (sub == 0 && j < j1) p[j - j0] = dot;
     }
   }
   __syncthreads();
   float mx, sum;
-  chunk_softmax(p, j1 - j0, scratch, mx, sum);
-  scale_probs(p, j0, j1, vs, d.n_head);
+  chunk_softmax<std::is_same_v<KV, int8_t>>(p, j1 - j0, head_scales<KV>(k_sc, r, h, d.ld_scale, j0),
+                                            head_scales<KV>(v_sc, r, h, d.ld_scale, j0), scratch,
+                                            mx, sum);
 
   const int dsub = tid % kLanes, group = tid / kLanes;
   float acc[kN];
 #pragma unroll
   for (int i = 0; i < kN; ++i) acc[i] = 0.0f;
   for (int jb = j0 + group; jb < j1; jb += kU * kGroups) {
-    float vv[kU][kN], w[kU];
+    uint4 raw[kU];
+    float w[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
       const int j = jb + u * kGroups;
-      w[u] = 0.0f;
-      if (j < j1) {
-        w[u] = p[j - j0];
-        load16(vr + int64_t(j) * ld + dsub * kN, vv[u]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < kN; ++i) vv[u][i] = 0.0f;
-      }
+      raw[u] = load_raw16(vr + int64_t(j) * ld + dsub * kN, j < j1);
+      w[u] = j < j1 ? p[j - j0] : 0.0f;
     }
 #pragma unroll
-    for (int u = 0; u < kU; ++u)
+    for (int u = 0; u < kU; ++u) {
+      float vv[kN];
+      convert16(raw[u], vv, vr);
 #pragma unroll
-      for (int i = 0; i < kN; ++i) acc[i] += w[u] * vv[u][i];
+      for (int i = 0; i < kN; ++i) acc[i] += w[u] * vv[i];
+    }
   }
 #pragma unroll
   for (int i = 0; i < kN; ++i) red[group * kDh + dsub * kN + i] = acc[i];
@@ -468,7 +500,7 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
   if (d.rows > 0x7fffffff || d.n_head > 65535 || plan.n_split > 65535)
     return cudaErrorInvalidConfiguration;
   const bool int8 = k_scales != nullptr;
-  if (int8 && !v_scales) return cudaErrorInvalidValue;
+  if (int8 && (!v_scales || d.ld_scale < 1)) return cudaErrorInvalidValue;
   const float scale = float(1.0 / sqrt(double(d.head_dim)));
   // The vector-load kernel needs head_dim 64 and 16-byte aligned rows (row pointers come from the
   // allocator, aligned; strides are checked here), and 16-bit or int8 K/V.

@@ -81,6 +81,7 @@ void attention_batched(DType dtype, const void* q, const void* k, const void* v,
 struct AttentionRowsDims {
   int64_t rows, n_head, head_dim;
   int64_t ld_q, ld_kv, ld_out;  // row strides of q, of every K/V matrix, of out
+  int64_t ld_scale = 0;         // int8 K/V: row stride of every [n_head, ld_scale] scale matrix
 };
 // ops::attention_rows: row r of q attends rows [0, n_keys[r]) (n_keys[r] >= 1) of k_rows[r] /
 // v_rows[r] (device pointers). The three arrays are host arrays of `rows` entries; they are
@@ -99,19 +100,23 @@ void attention_rows_indexed(DType dtype, const void* q, const int64_t* k_addr,
                             const AttentionRowsDims& d, float* workspace, void* out);
 int64_t attention_rows_workspace(const AttentionRowsDims& d, int max_keys);
 // attention_rows_indexed over int8 K/V (kv_int8.cpp): k_addr / v_addr address I8 matrices,
-// k_scale_addr / v_scale_addr their F32 [*, n_head] scales (ops::KvTable); q and out of `dtype`.
-// Same plan and workspace as the float call; graph-safe.
+// k_scale_addr / v_scale_addr their F32 [n_head, d.ld_scale] head-major scales (ops::KvTable,
+// d.ld_scale >= max_keys); q and out of `dtype`. Same plan and workspace as the float call;
+// graph-safe.
 void attention_rows_indexed_int8(DType dtype, const void* q, const int64_t* k_addr,
                                  const int64_t* v_addr, const int64_t* k_scale_addr,
                                  const int64_t* v_scale_addr, const int64_t* n_keys, int max_keys,
                                  const AttentionRowsDims& d, float* workspace, void* out);
 // ops::quantize_kv_int8: kv [rows, ld] of `dtype` (K and V: its last 2d columns) -> k, v I8
-// [rows, d] and k_scale, v_scale F32 [rows, n_head]. One launch.
+// [rows, d] and k_scale, v_scale F32 [n_head, scale_ld] (head-major, scale_ld >= rows). One
+// launch.
 void quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows, int64_t d,
-                      int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale);
-// ops::dequantize_kv_int8: out [rows, d] of `dtype` = q * scale [rows, n_head] per head.
+                      int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale,
+                      int64_t scale_ld);
+// ops::dequantize_kv_int8: out [rows, d] of `dtype` = q * scale per head, scale F32
+// [n_head, scale_ld] head-major (scale_ld >= rows).
 void dequantize_kv_int8(DType dtype, const int8_t* q, const float* scale, int64_t rows, int64_t d,
-                        int64_t n_head, void* out);
+                        int64_t n_head, int64_t scale_ld, void* out);
 
 // out[r, :] = table[ids[r], :] + pos_table[positions[r], :] (host index arrays).
 void embed_rows(DType dtype, const void* table, const void* pos_table, const int* ids,

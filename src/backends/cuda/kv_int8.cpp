@@ -45,19 +45,20 @@ void attention_rows_indexed_int8(DType dtype, const void* q, const int64_t* k_ad
 }
 
 void quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows, int64_t d,
-                      int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale) {
+                      int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale,
+                      int64_t scale_ld) {
   require_float(dtype, "quantize_kv_int8");
   detail::check(detail::launch_quantize_kv_int8(dtype, kv, ld, rows, d, n_head, k, k_scale, v,
-                                                v_scale, detail::stream()),
+                                                v_scale, scale_ld, detail::stream()),
                 "quantize_kv_int8 kernel");
 }
 
 void dequantize_kv_int8(DType dtype, const int8_t* q, const float* scale, int64_t rows, int64_t d,
-                        int64_t n_head, void* out) {
+                        int64_t n_head, int64_t scale_ld, void* out) {
   require_float(dtype, "dequantize_kv_int8");
-  detail::check(
-      detail::launch_dequantize_kv_int8(dtype, q, scale, rows, d, n_head, out, detail::stream()),
-      "dequantize_kv_int8 kernel");
+  detail::check(detail::launch_dequantize_kv_int8(dtype, q, scale, rows, d, n_head, scale_ld, out,
+                                                  detail::stream()),
+                "dequantize_kv_int8 kernel");
 }
 
 }  // namespace hark::backends::cuda

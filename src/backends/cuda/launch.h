@@ -62,8 +62,8 @@ struct AttentionRowsPlan {
 AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count);
 // k_rows, v_rows (addresses of each row's K/V matrix), n_keys: int64 device arrays; part: device
 // scratch of rows * n_head * n_split * (head_dim + 2) floats (unused with one split). With
-// k_scales / v_scales (int64 device arrays of the addresses of [*, n_head] fp32 scales) the K/V
-// matrices are int8 (ops::KvTable), q and out of `dtype`.
+// k_scales / v_scales (int64 device arrays of the addresses of fp32 scales [n_head, d.ld_scale],
+// head-major) the K/V matrices are int8 (ops::KvTable), q and out of `dtype`.
 cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_rows,
                                   const int64_t* v_rows, const int64_t* n_keys,
                                   const AttentionRowsDims& d, const AttentionRowsPlan& plan,
@@ -71,14 +71,15 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
                                   const int64_t* k_scales = nullptr,
                                   const int64_t* v_scales = nullptr);
 // kv [rows, ld] of `dtype`: columns [ld - 2d, ld - d) to k, [ld - d, ld) to v as int8 with one
-// scale per (row, head) (ops::quantize_kv_int8); k, v [rows, d], scales [rows, n_head].
+// scale per (row, head) (ops::quantize_kv_int8); k, v [rows, d], scales [n_head, scale_ld]
+// head-major (row t, head h at h * scale_ld + t; scale_ld >= rows).
 cudaError_t launch_quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows,
                                     int64_t d, int64_t n_head, int8_t* k, float* k_scale, int8_t* v,
-                                    float* v_scale, cudaStream_t s);
-// out [rows, d] of `dtype` = q [rows, d] * scale [rows, n_head] per head.
+                                    float* v_scale, int64_t scale_ld, cudaStream_t s);
+// out [rows, d] of `dtype` = q [rows, d] * scale [n_head, scale_ld] per head (head-major).
 cudaError_t launch_dequantize_kv_int8(DType dtype, const int8_t* q, const float* scale,
-                                      int64_t rows, int64_t d, int64_t n_head, void* out,
-                                      cudaStream_t s);
+                                      int64_t rows, int64_t d, int64_t n_head, int64_t scale_ld,
+                                      void* out, cudaStream_t s);
 // ids_pos: int64 device array of (id, position) pairs.
 cudaError_t launch_embed_rows(DType dtype, const void* table, const void* pos_table,
                               const int64_t* ids_pos, int64_t rows, int64_t d, void* out,
