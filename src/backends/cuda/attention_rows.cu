@@ -10,12 +10,12 @@
 // only the int8 values.
 //
 // Split-K ("flash decoding"): block (row, head, split) reduces keys [split * chunk, + chunk) to a
-// partial (max, sum, unnormalised output). The host picks the split count so that a small batch
-// still fills the GPU (a single decoder step over 1500 encoder positions), and large batches do
-// not pay for the merge. Scores are fp32 in shared memory (chunk floats). The plan depends only on
-// the row count and a bound on the keys, never on the lengths themselves (they are read on the
-// device), so a CUDA graph of a decoder step sized for the full text / audio context replays for
-// any lengths.
+// partial (max, sum, unnormalised output). The host picks the split count so that every batch
+// fills the GPU for a few waves of blocks (a single decoder step over 1500 encoder positions as
+// much as 128 windows' steps), at least 64 keys per split. Scores are fp32 in shared memory (chunk
+// floats). The plan depends only on the row count and a bound on the keys, never on the lengths
+// themselves (they are read on the device), so a CUDA graph of a decoder step sized for the full
+// text / audio context replays for any lengths.
 //
 // Head size 64 with 16-byte aligned rows (every decoder step) runs rows_fused_h64_kernel: all K/V
 // reads are 16-byte loads, four in flight per thread, and the split merge happens in the same
@@ -480,7 +480,11 @@ __global__ void __launch_bounds__(kThreads)
 AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count) {
   AttentionRowsPlan plan;
   const int64_t items = d.rows * d.n_head;
-  const int64_t want_blocks = 2 * int64_t(sm_count > 0 ? sm_count : 132);
+  // Enough blocks for about four waves of the fused kernel (up to 16 resident blocks of 128
+  // threads per SM): with one block per (row, head), 128 rows x 20 heads filled 1.2 waves and the
+  // partly empty second wave left a fifth of the bandwidth unused. Extra splits cost only their
+  // partials (head_dim + 2 floats each), merged by the last split of the (row, head).
+  const int64_t want_blocks = 64 * int64_t(sm_count > 0 ? sm_count : 132);
   int64_t split = items >= want_blocks ? 1 : (want_blocks + items - 1) / items;
   split = std::min<int64_t>(split, (max_keys + 63) / 64);      // at least 64 keys per split
   split = std::max<int64_t>(split, (max_keys + 4095) / 4096);  // at most 4096 scores in smem

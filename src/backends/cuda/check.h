@@ -12,6 +12,7 @@
 #include <cuda_runtime_api.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace hark::backends::cuda::detail {
 
@@ -33,6 +34,11 @@ inline void check(cublasStatus_t status, const char* what) {
 // the main stream and is not swallowed by the capture.
 cudaStream_t stream();
 cublasHandle_t cublas();
+
+// Throws Error(kUnsupported) naming `op` when `dtype` has no CUDA kernels (supports_dtype).
+void require_dtype(DType dtype, const char* op);
+// The current device's multiprocessor count, read once (132, an H100's, when it cannot be read).
+int sm_count();
 
 // Graph::capture's switch for the calling thread. While it is on, the caching allocator refuses
 // device allocations (a graph must not bake in a block the allocator could hand out again).

@@ -21,13 +21,34 @@
 #include "backends/cuda/launch.h"
 
 namespace hark::backends::cuda {
-namespace {
+
+namespace detail {
 
 void require_dtype(DType dtype, const char* op) {
   if (!supports_dtype(dtype))
     throw_error(ErrorKind::kUnsupported, "{}: no CUDA kernel for {} tensors", op,
                 dtype_name(dtype));
 }
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 132;
+    }
+    return count;
+  }();
+  return n;
+}
+
+}  // namespace detail
+
+using detail::require_dtype;
+using detail::sm_count;
+
+namespace {
 
 cudaDataType_t cuda_type(DType dtype) {
   switch (dtype) {
@@ -58,19 +79,6 @@ Tensor upload_bytes(const void* host, size_t bytes, const char* what) {
         cudaMemcpyAsync(t.data<void>(), host, bytes, cudaMemcpyHostToDevice, detail::stream()),
         what);
   return t;
-}
-
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return 132;
-    }
-    return count;
-  }();
-  return n;
 }
 
 void zero(void* p, int64_t elements, DType dtype, const char* what) {

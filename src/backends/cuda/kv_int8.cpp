@@ -7,34 +7,13 @@
 #include "backends/cuda/launch.h"
 
 namespace hark::backends::cuda {
-namespace {
-
-void require_float(DType dtype, const char* op) {
-  if (!supports_dtype(dtype))
-    throw_error(ErrorKind::kUnsupported, "{}: no CUDA kernel for {} tensors", op,
-                dtype_name(dtype));
-}
-
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return 132;
-    }
-    return count;
-  }();
-  return n;
-}
-
-}  // namespace
+using detail::sm_count;
 
 void attention_rows_indexed_int8(DType dtype, const void* q, const int64_t* k_addr,
                                  const int64_t* v_addr, const int64_t* k_scale_addr,
                                  const int64_t* v_scale_addr, const int64_t* n_keys, int max_keys,
                                  const AttentionRowsDims& d, float* workspace, void* out) {
-  require_float(dtype, "attention_rows");
+  detail::require_dtype(dtype, "attention_rows");
   if (d.rows == 0) return;
   const detail::AttentionRowsPlan plan = detail::plan_attention_rows(d, max_keys, sm_count());
   detail::check(
@@ -47,7 +26,7 @@ void attention_rows_indexed_int8(DType dtype, const void* q, const int64_t* k_ad
 void quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows, int64_t d,
                       int64_t n_head, int8_t* k, float* k_scale, int8_t* v, float* v_scale,
                       int64_t scale_ld) {
-  require_float(dtype, "quantize_kv_int8");
+  detail::require_dtype(dtype, "quantize_kv_int8");
   detail::check(detail::launch_quantize_kv_int8(dtype, kv, ld, rows, d, n_head, k, k_scale, v,
                                                 v_scale, scale_ld, detail::stream()),
                 "quantize_kv_int8 kernel");
@@ -55,7 +34,7 @@ void quantize_kv_int8(DType dtype, const void* kv, int64_t ld, int64_t rows, int
 
 void dequantize_kv_int8(DType dtype, const int8_t* q, const float* scale, int64_t rows, int64_t d,
                         int64_t n_head, int64_t scale_ld, void* out) {
-  require_float(dtype, "dequantize_kv_int8");
+  detail::require_dtype(dtype, "dequantize_kv_int8");
   detail::check(detail::launch_dequantize_kv_int8(dtype, q, scale, rows, d, n_head, scale_ld, out,
                                                   detail::stream()),
                 "dequantize_kv_int8 kernel");
