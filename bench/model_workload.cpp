@@ -95,7 +95,7 @@ ModelRun run_once(const model::WhisperModel& m, const model::GenerationConfig& g
   sync(dev);
   r.encoder_ms = t1 - t0;
   r.decoder_ms = now_ms() - t1;
-  r.total_ms = r.encoder_ms + r.decoder_ms;
+  r.total_ms = r.mel_ms + r.encoder_ms + r.decoder_ms;
   return r;
 }
 

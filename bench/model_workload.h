@@ -4,9 +4,10 @@
 // tokens with <|endoftext|> suppressed. Runs on any device and precision the model supports and
 // builds in the engine-only configuration (no FFmpeg), so it runs on the GPU machine. On a GPU the
 // windows' log-mel is computed on the device from 30 s of PCM first (ops::log_mel + mel_window, as
-// the engine does) and timed as mel_ms, which is not part of total_ms / RTFx (the peers' workload
-// starts from log-mel too); on the CPU the windows are random log-mel and mel_ms is 0
-// (`hark bench --device cpu` times the CPU log-mel in its own workload).
+// the engine does) and timed as mel_ms, part of total_ms and RTFx as PERF.md's window defines
+// them (the transformers peer starts from log-mel: it does less); on the CPU the windows are
+// random log-mel and mel_ms is 0 (`hark bench --device cpu` times the CPU log-mel in its own
+// workload).
 #pragma once
 
 #include <vector>
@@ -25,10 +26,10 @@ struct ModelWorkloadOptions {
 };
 
 struct ModelRun {
-  double mel_ms = 0;      // device log-mel + windows of all windows (GPU), not in total_ms
+  double mel_ms = 0;      // device log-mel + windows of all windows (GPU), in total_ms
   double encoder_ms = 0;  // encode_batch of all windows
   double decoder_ms = 0;  // cross K/V projections + prompt + all steps
-  double total_ms = 0;
+  double total_ms = 0;    // mel + encoder + decoder
 };
 
 struct ModelWorkloadReport {

@@ -356,7 +356,9 @@ __device__ unsigned int g_split_counters[kMaxSplitCounters];
 // partial (max, sum, unnormalised output) and the last split of the (row, head) to finish (an
 // atomic counter) merges them in the same launch.
 template <typename T, typename KV>
-__global__ void __launch_bounds__(kThreads)
+// At most 40 registers (12 resident blocks per SM): the int8 variant used 56, which held it to
+// 9 blocks and about 60 % of the bandwidth at 128 windows.
+__global__ void __launch_bounds__(kThreads, 12)
     rows_fused_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
                           const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
                           int chunk, int n_split, float scale, T* out, float* part) {
@@ -484,7 +486,10 @@ AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, 
   // threads per SM): with one block per (row, head), 128 rows x 20 heads filled 1.2 waves and the
   // partly empty second wave left a fifth of the bandwidth unused. Extra splits cost only their
   // partials (head_dim + 2 floats each), merged by the last split of the (row, head).
-  const int64_t want_blocks = 64 * int64_t(sm_count > 0 ? sm_count : 132);
+  // A small batch (fewer (row, head) items than two blocks per SM) is latency-bound: split just
+  // enough for two blocks per SM, as short a critical path as the merge allows.
+  const int64_t sms = sm_count > 0 ? sm_count : 132;
+  const int64_t want_blocks = items < 2 * sms ? 2 * sms : 64 * sms;
   int64_t split = items >= want_blocks ? 1 : (want_blocks + items - 1) / items;
   split = std::min<int64_t>(split, (max_keys + 63) / 64);      // at least 64 keys per split
   split = std::max<int64_t>(split, (max_keys + 4095) / 4096);  // at most 4096 scores in smem
