@@ -356,9 +356,7 @@ __device__ unsigned int g_split_counters[kMaxSplitCounters];
 // partial (max, sum, unnormalised output) and the last split of the (row, head) to finish (an
 // atomic counter) merges them in the same launch.
 template <typename T, typename KV>
-// At most 40 registers (12 resident blocks per SM): the int8 variant used 56, which held it to
-// 9 blocks and about 60 % of the bandwidth at 128 windows.
-__global__ void __launch_bounds__(kThreads, 12)
+__global__ void __launch_bounds__(kThreads)
     rows_fused_h64_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
                           const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
                           int chunk, int n_split, float scale, T* out, float* part) {

@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
   float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;
-#pragma unroll(R <= 4 ? 8 : 4)
+#pragma unroll 4
   for (int k0 = lane * 8; k0 < k8; k0 += 32 * 8) {
     float w[8];
     load8(wq + k0, w);
