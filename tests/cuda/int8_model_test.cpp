@@ -61,10 +61,7 @@ const Fixture& fixture() {
     f->cpu_int8 =
         std::make_unique<model::WhisperModel>(f->ckpt, int8_on(Device::kCpu, DType::kF32));
     f->mel = ref.tensors.at("mel").to_f32();
-    const Tensor& ids = ref.tensors.at("tf_input_ids");
-    for (int64_t i = 0; i < ids.numel(); ++i)
-      f->ids.push_back(ids.dtype() == DType::kI64 ? int(ids.data<int64_t>()[i])
-                                                  : ids.data<int32_t>()[i]);
+    f->ids = testing::token_ids(ref.tensors.at("tf_input_ids"));
     f->cpu_enc = f->cpu->encode(f->mel);
     f->int8_enc = f->cpu_int8->encode(f->mel);
     model::DecoderState st = f->cpu->begin_window(f->cpu_enc);

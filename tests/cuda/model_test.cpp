@@ -46,10 +46,7 @@ const Fixture& fixture() {
     f->ref = model::read_safetensors(dir + "/reference.safetensors");
     f->cpu = std::make_unique<model::WhisperModel>(f->ckpt);
     f->mel = f->ref.tensors.at("mel").to_f32();
-    const Tensor& ids = f->ref.tensors.at("tf_input_ids");
-    for (int64_t i = 0; i < ids.numel(); ++i)
-      f->ids.push_back(ids.dtype() == DType::kI64 ? int(ids.data<int64_t>()[i])
-                                                  : ids.data<int32_t>()[i]);
+    f->ids = testing::token_ids(f->ref.tensors.at("tf_input_ids"));
     f->cpu_enc = f->cpu->encode(f->mel);
     model::DecoderState st = f->cpu->begin_window(f->cpu_enc);
     f->cpu_logits = f->cpu->decode(st, f->ids, /*all_logits=*/true);

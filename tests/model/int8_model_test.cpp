@@ -42,11 +42,7 @@ class Int8ModelTest : public ::testing::Test {
     int8_ = new WhisperModel(*ckpt_, p);
     const SafetensorsWeights ref = read_safetensors(dir + "/reference.safetensors");
     mel_ = new Tensor(ref.tensors.at("mel").to_f32());
-    const Tensor& ids = ref.tensors.at("tf_input_ids");
-    ids_ = new std::vector<int>();
-    for (int64_t i = 0; i < ids.numel(); ++i)
-      ids_->push_back(ids.dtype() == DType::kI64 ? int(ids.data<int64_t>()[i])
-                                                 : ids.data<int32_t>()[i]);
+    ids_ = new std::vector<int>(testing::token_ids(ref.tensors.at("tf_input_ids")));
   }
   static void TearDownTestSuite() {
     delete ids_;

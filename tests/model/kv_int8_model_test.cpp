@@ -40,11 +40,7 @@ class KvInt8ModelTest : public ::testing::Test {
     kv8_ = new WhisperModel(*ckpt_, p);
     const SafetensorsWeights ref = read_safetensors(dir + "/reference.safetensors");
     enc_ = new Tensor(f32_->encode(ref.tensors.at("mel").to_f32()));
-    const Tensor& ids = ref.tensors.at("tf_input_ids");
-    ids_ = new std::vector<int>();
-    for (int64_t i = 0; i < ids.numel(); ++i)
-      ids_->push_back(ids.dtype() == DType::kI64 ? int(ids.data<int64_t>()[i])
-                                                 : ids.data<int32_t>()[i]);
+    ids_ = new std::vector<int>(testing::token_ids(ref.tensors.at("tf_input_ids")));
   }
   static void TearDownTestSuite() {
     delete ids_;

@@ -56,4 +56,13 @@ double top1_agreement_up_to_ties(const Tensor& a, const Tensor& b, double tol, d
   return rows ? double(same) / double(rows) : 1.0;
 }
 
+std::vector<int> token_ids(const Tensor& ids) {
+  std::vector<int> out;
+  out.reserve(size_t(ids.numel()));
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    out.push_back(ids.dtype() == DType::kI64 ? int(ids.data<int64_t>()[i])
+                                             : ids.data<int32_t>()[i]);
+  return out;
+}
+
 }  // namespace hark::testing

@@ -1,5 +1,8 @@
-// Comparisons the model tests share: relative error and top-1 agreement of logits.
+// Comparisons the model tests share: relative error and top-1 agreement of logits, and the
+// reference fixtures' token lists.
 #pragma once
+
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -17,5 +20,9 @@ double top1_agreement(const Tensor& a, const Tensor& b);
 // near-tie can flip within a dtype's rounding). *worst (optional): the largest such gap seen.
 double top1_agreement_up_to_ties(const Tensor& a, const Tensor& b, double tol,
                                  double* worst = nullptr);
+
+// The values of an I64 or I32 CPU tensor (a reference fixture's token ids, e.g. tf_input_ids) as
+// ints.
+std::vector<int> token_ids(const Tensor& ids);
 
 }  // namespace hark::testing

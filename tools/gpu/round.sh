@@ -5,7 +5,7 @@
 # ("shape:dtype:batches[:ENV=V,...[:--flag=value,...]]",
 # PERF.md's standard workload, 128 tokens, RUNS runs) and, with PROFILE="shape:dtype:batch",
 # one op-by-op --profile run. A short table goes to stdout; full logs to $OUT.
-#   BENCH="large-v3-turbo:bfloat16:1,32,128 large-v3-turbo:float16:32:HARK_FLASH_BLOCKS=1" \
+#   BENCH="large-v3-turbo:bfloat16:1,32,128 large-v3-turbo:bfloat16:1,32:HARK_PDL=0" \
 #     PROFILE="large-v3-turbo:bfloat16:32" bash tools/gpu/round.sh
 set -u
 OUT=${OUT:-/tmp/out}
