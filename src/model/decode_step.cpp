@@ -156,6 +156,21 @@ void WhisperModel::decode_step(const DecodeStepLayout& lay, DecodeStepBuffers& b
   const int64_t n = lay.rows;
   ops::embed_rows(tok_emb_, dec_pos_,
                   b.meta.slice_rows(lay.ids_pos(), lay.ids_pos() + 2 * n).reshape({n, 2}), b.x);
+  if (n <= kFusedStepRows) {
+    // Few rows: every linear carries the norm before it and the residual, GELU or K/V scatter
+    // after it (ops::fused_linear), so a layer is 8 launches.
+    for (size_t i = 0; i < dec_layers_.size(); ++i)
+      fused_decoder_layer_step(dec_layers_[i], int(i), lay, b);
+    const Tensor* last = &b.x;
+    if (lay.rows != lay.batch) {
+      ops::gather_rows(b.x, b.meta.slice_rows(lay.last_rows(), lay.last_rows() + lay.batch),
+                       b.last);
+      last = &b.last;
+    }
+    ops::fused_linear(*last, &dec_ln_.gamma, &dec_ln_.beta, cfg_.layer_norm_eps,
+                      ops::LinearWeight{tok_emb_, {}}, nullptr, b.logits, ops::RowsOut::kStore);
+    return;
+  }
   // Each residual add runs fused with the layer norm after it; the last one with the final norm
   // when every row is a sequence's last (rows == batch, every graphed step).
   const bool fuse_final = lay.rows == lay.batch && !dec_layers_.empty();
@@ -178,6 +193,40 @@ void WhisperModel::decode_step(const DecodeStepLayout& lay, DecodeStepBuffers& b
     ops::layer_norm(*last, dec_ln_.gamma, dec_ln_.beta, cfg_.layer_norm_eps, b.hn);
   }
   ops::matmul_nt(b.hn, tok_emb_, b.logits);
+}
+
+// decoder_layer_step's arithmetic in fused_linear's form (b.x holds the residual stream).
+void WhisperModel::fused_decoder_layer_step(const DecoderLayer& l, int index,
+                                            const DecodeStepLayout& lay,
+                                            DecodeStepBuffers& b) const {
+  const int64_t n = lay.rows, d = b.x.dim(1);
+  const float eps = cfg_.layer_norm_eps;
+  const auto meta = [&](int64_t offset) { return b.meta.slice_rows(offset, offset + n); };
+  const int64_t at = lay.layer(index);
+  const Tensor self_k = meta(at), self_v = meta(at + n), cross_k = meta(at + 2 * n),
+               cross_v = meta(at + 3 * n), positions = meta(lay.positions());
+  using ops::RowsOut;
+  const ops::RowsKvScatter scatter{d, &self_k, &self_v, &positions};
+  ops::fused_linear(b.x, &l.self_ln.gamma, &l.self_ln.beta, eps, l.self_attn.qkv_w,
+                    &l.self_attn.qkv_b, b.qkv, RowsOut::kStore, &scatter);
+  ops::attention_rows(b.qkv, ops::KvTable{self_k, self_v, meta(lay.self_keys()), lay.max_self_keys},
+                      cfg_.n_text_head, b.a, b.attn_ws);
+  ops::fused_linear(b.a, nullptr, nullptr, eps, l.self_attn.o_w, &l.self_attn.o_b, b.x,
+                    RowsOut::kAdd);
+  ops::fused_linear(b.x, &l.cross_ln.gamma, &l.cross_ln.beta, eps, l.cross_attn.q_w,
+                    &l.cross_attn.q_b, b.q, RowsOut::kStore);
+  ops::KvTable cross{cross_k, cross_v, meta(lay.cross_keys()), lay.max_cross_keys};
+  if (place_.int8_cross_kv) {
+    cross.k_scales = meta(at + 4 * n);
+    cross.v_scales = meta(at + 5 * n);
+    cross.scale_ld = cfg_.n_audio_ctx;
+  }
+  ops::attention_rows(b.q, cross, cfg_.n_text_head, b.a, b.attn_ws);
+  ops::fused_linear(b.a, nullptr, nullptr, eps, l.cross_attn.o_w, &l.cross_attn.o_b, b.x,
+                    RowsOut::kAdd);
+  ops::fused_linear(b.x, &l.mlp.ln.gamma, &l.mlp.ln.beta, eps, l.mlp.fc1_w, &l.mlp.fc1_b, b.f,
+                    RowsOut::kGelu);
+  ops::fused_linear(b.f, nullptr, nullptr, eps, l.mlp.fc2_w, &l.mlp.fc2_b, b.x, RowsOut::kAdd);
 }
 
 // The same arithmetic as decoder_layer, row by row, on b's buffers.
@@ -212,8 +261,7 @@ void WhisperModel::decoder_layer_step(const DecoderLayer& l, int index, const De
   ops::linear(b.a, l.cross_attn.o_w, nullptr, b.o);
   ops::add_layer_norm(b.x, b.o, l.mlp.ln.gamma, l.mlp.ln.beta, eps, b.h, &l.cross_attn.o_b);
   // x += fc2(gelu(fc1(h))), as mlp_block, then the next norm.
-  ops::linear(b.h, l.mlp.fc1_w, nullptr, b.f);
-  ops::bias_gelu_(b.f, l.mlp.fc1_b);
+  ops::linear_gelu(b.h, l.mlp.fc1_w, &l.mlp.fc1_b, b.f);
   if (next_ln) {
     ops::linear(b.f, l.mlp.fc2_w, nullptr, b.o);
     ops::add_layer_norm(b.x, b.o, next_ln->gamma, next_ln->beta, eps, *next_out, &l.mlp.fc2_b);

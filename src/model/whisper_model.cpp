@@ -144,8 +144,7 @@ Tensor WhisperModel::alloc(int64_t rows, int64_t cols) const {
 void WhisperModel::mlp_block(const MlpWeights& w, Tensor& x, const Tensor& h, Tensor& o,
                              const LayerNormWeights* next_ln, Tensor& y) const {
   Tensor f = alloc(x.dim(0), w.fc1_w.dim(0));
-  ops::linear(h, w.fc1_w, nullptr, f);
-  ops::bias_gelu_(f, w.fc1_b);
+  ops::linear_gelu(h, w.fc1_w, &w.fc1_b, f);
   if (next_ln) {
     ops::linear(f, w.fc2_w, nullptr, o);
     add_layer_norm(x, o, w.fc2_b, *next_ln, cfg_.layer_norm_eps, y);

@@ -208,6 +208,11 @@ class WhisperModel {
   void decoder_layer_step(const DecoderLayer& l, int index, const DecodeStepLayout& lay,
                           DecodeStepBuffers& b, const LayerNormWeights* next_ln,
                           Tensor* next_out) const;
+  // The same for steps of at most kFusedStepRows rows, through ops::fused_linear (the norms
+  // inside the linears): b.x in, b.x out, eight launches per layer on CUDA.
+  static constexpr int64_t kFusedStepRows = 8;
+  void fused_decoder_layer_step(const DecoderLayer& l, int index, const DecodeStepLayout& lay,
+                                DecodeStepBuffers& b) const;
   DecodeStepBuffers step_buffers(const DecodeStepLayout& lay) const;
   std::shared_ptr<DecodeGraphs> graphs_;
   // On entry h = l.self_ln(x); on return x is the layer's output and h = next_ln(x).

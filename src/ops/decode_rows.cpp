@@ -1,7 +1,7 @@
 // The ops of batched decoding: attention_batched and attention_batched_qkv (the encoder over B
 // windows), attention_rows (ragged decoder attention), embed_rows, scatter_rows, scatter_kv_rows,
-// gather_rows and argmax_rows; the
-// overloads whose per-row data live in I64 tensors on the device (graph-safe: they allocate and
+// gather_rows and argmax_rows; fused_linear (a decoder step's linear with its norm and epilogue);
+// the overloads whose per-row data live in I64 tensors on the device (graph-safe: they allocate and
 // read back nothing), and copy_from_host that fills those tensors.
 #include <algorithm>
 #include <cstring>
@@ -13,6 +13,7 @@
 #endif
 #include "ops/check.h"
 #include "ops/ops.h"
+#include "ops/profile.h"
 
 namespace hark::ops {
 
@@ -495,6 +496,118 @@ std::vector<int> argmax_rows(const Tensor& x, int exclude) {
 #ifdef HARK_HAVE_CUDA
       backends::cuda::argmax_rows(c.dtype(), x.raw(), x.dim(0), x.dim(1), exclude, out.data());
       return out;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void fused_linear(const Tensor& x, const Tensor* gamma, const Tensor* beta, float eps,
+                  const LinearWeight& w, const Tensor* bias, Tensor& y, RowsOut out,
+                  const RowsKvScatter* kv) {
+  detail::OpCheck c("fused_linear");
+  c.tensor("x", x, 2).tensor("y", y, 2);
+  const Tensor& wt = w.w;
+  const bool int8 = w.quantized();
+  c.require(wt.defined() && wt.ndim() == 2 && wt.device() == c.device() &&
+                (int8 || wt.dtype() == x.dtype()),
+            "w should be a 2-D tensor of x's dtype or I8 on x's device, got {} {}",
+            dtype_name(wt.dtype()), shape_str(wt.shape()));
+  const int64_t m = x.dim(0), k = x.dim(1), n = wt.dim(0);
+  c.require(wt.dim(1) == k, "x {} and w {} disagree on K", shape_str(x.shape()),
+            shape_str(wt.shape()));
+  if (int8)
+    c.require(w.scale.defined() && w.scale.device() == c.device() &&
+                  w.scale.dtype() == DType::kF32 && w.scale.shape() == Shape{n},
+              "the int8 weight {} needs F32 scales [{}] on x's device", shape_str(wt.shape()), n);
+  c.require(y.shape() == (Shape{m, n}), "y {} should be [{}, {}]", shape_str(y.shape()), m, n);
+  c.require((gamma == nullptr) == (beta == nullptr), "the norm needs both gamma and beta");
+  if (gamma) {
+    c.tensor("gamma", *gamma, 1).tensor("beta", *beta, 1);
+    c.require(gamma->dim(0) == k && beta->dim(0) == k && k >= 1,
+              "gamma {} and beta {} should be [{}] for x {}", shape_str(gamma->shape()),
+              shape_str(beta->shape()), k, shape_str(x.shape()));
+    c.require(eps >= 0.0f, "eps {} is negative", eps);
+    c.disjoint("y", y, "gamma", *gamma);
+    c.disjoint("y", y, "beta", *beta);
+  }
+  if (bias) {
+    c.tensor("bias", *bias, 1);
+    c.require(bias->dim(0) == n, "bias {} does not match w {}", shape_str(bias->shape()),
+              shape_str(wt.shape()));
+    c.disjoint("y", y, "bias", *bias);
+  }
+  c.disjoint("y", y, "x", x);
+  c.disjoint("y", y, "w", wt);
+  if (kv) {
+    c.require(out == RowsOut::kStore, "the K/V scatter goes with a plain store");
+    c.require(kv->d >= 1 && 2 * kv->d <= n, "y {} has no K and V blocks of width {}",
+              shape_str(y.shape()), kv->d);
+    index_tensor(c, "k_dst", *kv->k_dst, m);
+    index_tensor(c, "v_dst", *kv->v_dst, m);
+    index_tensor(c, "positions", *kv->positions, m);
+  }
+  c.blas_sizes({m, n, k});
+  if (ops::profiling())
+    c.profile_key(fmt::format("fused_linear{} n={} k={}", int8 ? "_int8" : "", n, k));
+  switch (c.device()) {
+    case Device::kCpu: {
+      // The same arithmetic from the CPU's kernels: norm, linear, then the epilogue.
+      c.kernel_dtype(DType::kF32);
+      std::vector<float> h, t(size_t(m * n));
+      const float* in = x.data<float>();
+      if (gamma) {
+        h.resize(size_t(m * k));
+        backends::cpu::layer_norm(in, gamma->data<float>(), beta->data<float>(), eps, h.data(), m,
+                                  k);
+        in = h.data();
+      }
+      const float* b = bias ? bias->data<float>() : nullptr;
+      if (int8)
+        backends::cpu::linear_int8(in, wt.data<int8_t>(), w.scale.data<float>(),
+                                   out == RowsOut::kGelu ? nullptr : b, t.data(), m, n, k);
+      else
+        backends::cpu::linear(in, wt.data<float>(), out == RowsOut::kGelu ? nullptr : b, t.data(),
+                              m, n, k);
+      float* yp = y.data<float>();
+      if (out == RowsOut::kGelu) {
+        if (b)
+          backends::cpu::bias_gelu(t.data(), b, m, n);
+        else
+          backends::cpu::gelu(t.data(), m * n);
+        std::memcpy(yp, t.data(), t.size() * sizeof(float));
+      } else if (out == RowsOut::kAdd) {
+        backends::cpu::add(yp, t.data(), m * n);
+      } else {
+        std::memcpy(yp, t.data(), t.size() * sizeof(float));
+      }
+      if (kv) scatter_kv_rows(y, kv->d, *kv->k_dst, *kv->v_dst, *kv->positions);
+      return;
+    }
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+    {
+      backends::cuda::RowsFusion f;
+      if (gamma) {
+        f.gamma = gamma->raw();
+        f.beta = beta->raw();
+        f.eps = eps;
+      }
+      f.out = out == RowsOut::kGelu  ? backends::cuda::kRowsGelu
+              : out == RowsOut::kAdd ? backends::cuda::kRowsAdd
+                                     : backends::cuda::kRowsStore;
+      if (kv) {
+        f.k_addr = i64(*kv->k_dst);
+        f.v_addr = i64(*kv->v_dst);
+        f.positions = i64(*kv->positions);
+        f.kv_d = kv->d;
+      }
+      backends::cuda::linear_fused(c.dtype(), x.raw(), wt.raw(),
+                                   int8 ? w.scale.data<float>() : nullptr,
+                                   bias ? bias->raw() : nullptr, y.data<void>(), m, n, k, f);
+      return;
+    }
 #else
       break;
 #endif

@@ -47,6 +47,35 @@ struct LinearWeight {
 // GEMM (the encoder).
 void linear(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
 
+// y = gelu(x · w^T + bias), linear() then bias_gelu_() in one op (an MLP's first layer): the sum
+// is not rounded before the GELU. CPU and CUDA F32, and CUDA decoder steps (up to kDirectRows
+// rows): the exact (erf) GELU. CUDA F16/BF16 with more rows: cuBLASLt's bias + GELU epilogue, the
+// tanh form (at most 4.7e-4 from the exact one, at x = -2.7; measured
+// differences are within the 16-bit tolerances), so that the [M, N] output is written once and
+// not read back.
+void linear_gelu(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
+
+// A decoder step's linear over a few rows, fused with what is before and after it (one launch on
+// CUDA, where the weights are read once for all rows; meant for up to 16 rows, any count works):
+//   h = LayerNorm(x) with gamma/beta [K] and eps when gamma is given (statistics per row as
+//       layer_norm; h is not rounded to the dtype), else x;
+//   t = h · w^T + bias (bias [N] may be null; fp32, not rounded);
+//   then by `out`: kStore y = t, kGelu y = gelu(t) (exact erf form), kAdd y += t (a residual: y
+//   keeps its values and gets the rounded sum).
+// With kv (kStore only): besides y, the K and V blocks of t (columns [N - 2D, N - D) and
+// [N - D, N)) go into the caches exactly as scatter_kv_rows(y, kv->d, ...) would put them.
+// x [M, K], y [M, N], both 2-D; y must not overlap x, w or the norm's weights.
+enum class RowsOut { kStore, kGelu, kAdd };
+struct RowsKvScatter {
+  int64_t d;                // the width of the K and V blocks
+  const Tensor* k_dst;      // I64 [M]: the address of row 0 of each row's [*, d] K cache
+  const Tensor* v_dst;      // I64 [M]: likewise for V
+  const Tensor* positions;  // I64 [M]: the cache row each row's K/V go to
+};
+void fused_linear(const Tensor& x, const Tensor* gamma, const Tensor* beta, float eps,
+                  const LinearWeight& w, const Tensor* bias, Tensor& y, RowsOut out,
+                  const RowsKvScatter* kv = nullptr);
+
 // Symmetric per-output-channel int8 quantisation of w [N, K] (F32, on the CPU): scale[n] =
 // max_k |w[n, k]| / 127 and q[n, k] = w[n, k] / scale[n] rounded to nearest, ties to even, clamped
 // to [-127, 127]; a row of zeros gets scale 0 and q 0. Returns CPU tensors (move them with

@@ -34,6 +34,10 @@ inline void check(cublasStatus_t status, const char* what) {
 // the main stream and is not swallowed by the capture.
 cudaStream_t stream();
 cublasHandle_t cublas();
+// The cuBLAS workspace (shared by the cuBLAS and cuBLASLt calls: all run in stream order) and
+// its size.
+void* blas_workspace();
+size_t blas_workspace_bytes();
 
 // Throws Error(kUnsupported) naming `op` when `dtype` has no CUDA kernels (supports_dtype).
 void require_dtype(DType dtype, const char* op);

@@ -33,6 +33,11 @@ __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
 __device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
+// The exact (erf) GELU, as 0.5 x erfc(-x / sqrt 2) (accurate for large negative x).
+__device__ __forceinline__ float gelu_exact(float v) {
+  return 0.5f * v * erfcf(-v * 0.70710678118654752f);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;

@@ -15,10 +15,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float gelu_f(float v) {
-  return 0.5f * v * erfcf(-v * 0.70710678118654752f);
-}
-
 template <typename T>
 __global__ void gelu_kernel(T* x, int64_t n) {
   pdl_wait();
@@ -59,8 +55,8 @@ __global__ void gelu2_kernel(typename Pair<T>::type* x, int64_t n2) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n2;
        i += int64_t(gridDim.x) * blockDim.x) {
     float2 v = Pair<T>::load(x + i);
-    v.x = gelu_f(v.x);
-    v.y = gelu_f(v.y);
+    v.x = gelu_exact(v.x);
+    v.y = gelu_exact(v.y);
     Pair<T>::store(x + i, v);
   }
 }
@@ -96,7 +92,7 @@ __global__ void bias_gelu_kernel(T* x, const T* bias, int64_t rows, int64_t d) {
       Group<T, V> xv = xr[c];
       const Group<T, V> bv = br[c];
 #pragma unroll
-      for (int e = 0; e < V; ++e) store(&xv.v[e], gelu_f(load(&xv.v[e]) + load(&bv.v[e])));
+      for (int e = 0; e < V; ++e) store(&xv.v[e], gelu_exact(load(&xv.v[e]) + load(&bv.v[e])));
       xr[c] = xv;
     }
   }

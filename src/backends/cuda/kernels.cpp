@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/gemm_lt.h"
 #include "backends/cuda/launch.h"
 
 namespace hark::backends::cuda {
@@ -93,22 +94,41 @@ bool supports_dtype(DType dtype) {
 }
 
 void linear(DType dtype, const void* x, const void* w, const void* bias, void* y, int64_t m,
-            int64_t n, int64_t k) {
+            int64_t n, int64_t k, bool gelu) {
   require_dtype(dtype, "linear");
   if (m == 0 || n == 0) return;
+  const bool half = dtype != DType::kF32;
   if (k == 0) {
     zero(y, m * n, dtype, "linear: cudaMemsetAsync");
-  } else if (dtype != DType::kF32 && m <= kDirectRows) {
-    // Few rows (a decoder step): one pass over the weights with the bias, one launch.
-    detail::check(detail::launch_linear_rows(dtype, x, w, bias, y, m, n, k, detail::stream()),
+  } else if (half && m <= kDirectRows) {
+    // Few rows (a decoder step): one pass over the weights with the bias (and GELU), one launch.
+    RowsFusion f;
+    f.out = gelu ? kRowsGelu : kRowsStore;
+    detail::check(detail::launch_linear_rows_fused(dtype, x, w, nullptr, bias, y, m, n, k, f,
+                                                   detail::stream()),
                   "linear: rows kernel");
     return;
+  } else if (half && (bias || gelu) && detail::gemm_bias_lt(dtype, x, w, bias, y, m, n, k, gelu)) {
+    return;  // the bias (and GELU) in cuBLASLt's epilogue
   } else {
     gemm(dtype, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, w, k, x, k, y, n, "linear: cublasGemmEx");
   }
-  if (bias)
+  if (gelu && bias)
+    detail::check(detail::launch_bias_gelu(dtype, y, bias, m, n, detail::stream()),
+                  "linear: bias + GELU kernel");
+  else if (gelu)
+    detail::check(detail::launch_gelu(dtype, y, m * n, detail::stream()), "linear: GELU kernel");
+  else if (bias)
     detail::check(detail::launch_add_rows(dtype, y, bias, m, n, detail::stream()),
                   "linear: bias kernel");
+}
+
+void linear_fused(DType dtype, const void* x, const void* w, const float* scale, const void* bias,
+                  void* y, int64_t m, int64_t n, int64_t k, const RowsFusion& f) {
+  require_dtype(dtype, "linear_fused");
+  detail::check(
+      detail::launch_linear_rows_fused(dtype, x, w, scale, bias, y, m, n, k, f, detail::stream()),
+      "linear_fused: rows kernel");
 }
 
 // The dequantised weight of linear_int8's many-row path: one device block, grown to the largest
@@ -134,20 +154,19 @@ Int8Scratch& int8_scratch() {
 }  // namespace
 
 void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale, const void* bias,
-                 void* y, int64_t m, int64_t n, int64_t k) {
+                 void* y, int64_t m, int64_t n, int64_t k, bool gelu) {
   require_dtype(dtype, "linear_int8");
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    zero(y, m * n, dtype, "linear_int8: cudaMemsetAsync");
-    if (bias)
-      detail::check(detail::launch_add_rows(dtype, y, bias, m, n, detail::stream()),
-                    "linear_int8: bias kernel");
+  if (m <= kInt8DirectRows) {  // k == 0 included: the kernel stores bias (or 0), GELU'd
+    RowsFusion f;
+    f.out = gelu ? kRowsGelu : kRowsStore;
+    detail::check(
+        detail::launch_linear_rows_fused(dtype, x, q, scale, bias, y, m, n, k, f, detail::stream()),
+        "linear_int8 kernel");
     return;
   }
-  if (m <= kInt8DirectRows) {
-    detail::check(
-        detail::launch_linear_int8_rows(dtype, x, q, scale, bias, y, m, n, k, detail::stream()),
-        "linear_int8 kernel");
+  if (k == 0) {
+    linear(dtype, x, nullptr, bias, y, m, n, k, gelu);
     return;
   }
   Int8Scratch& scratch = int8_scratch();
@@ -155,7 +174,7 @@ void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale
   void* w = scratch.get(size_t(n * k) * dtype_size(dtype));
   detail::check(detail::launch_dequantize_int8(dtype, q, scale, w, n, k, detail::stream()),
                 "linear_int8: dequantize kernel");
-  linear(dtype, x, w, bias, y, m, n, k);
+  linear(dtype, x, w, bias, y, m, n, k, gelu);
 }
 
 void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, float eps, void* y,

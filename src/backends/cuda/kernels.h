@@ -15,12 +15,14 @@ namespace hark::backends::cuda {
 
 bool supports_dtype(DType dtype);
 
-// y[m, n] = x[m, k] · w[n, k]^T (+ bias[n]); bias may be null. m, n, k fit in int32. 16-bit
-// tensors of up to kDirectRows rows (decoder steps) take a one-pass kernel that adds the bias;
-// otherwise cuBLAS, then a bias kernel.
+// y[m, n] = x[m, k] · w[n, k]^T (+ bias[n]), then gelu(y) when `gelu`; bias may be null. m, n,
+// k fit in int32. 16-bit tensors of up to kDirectRows rows (decoder steps) take a one-pass kernel
+// that adds the bias (and applies the exact GELU); more rows of 16-bit tensors go through
+// cuBLASLt with the bias (and GELU: cuBLASLt's tanh form, within 4.7e-4 of the exact one) in its
+// epilogue; F32 (or no cuBLASLt algorithm) runs cuBLAS, then a bias / exact bias + GELU kernel.
 constexpr int64_t kDirectRows = 8;
 void linear(DType dtype, const void* x, const void* w, const void* bias, void* y, int64_t m,
-            int64_t n, int64_t k);
+            int64_t n, int64_t k, bool gelu = false);
 
 // y[m, n] = x[m, k] · (q[n, k] * scale[n])^T (+ bias[n]): int8 weights with fp32 per-row scales,
 // x / bias / y of `dtype`. Up to kInt8DirectRows rows read the int8 weights directly; more rows
@@ -28,7 +30,27 @@ void linear(DType dtype, const void* x, const void* w, const void* bias, void* y
 // weight and never freed: graph-safe once warm) and run the GEMM.
 constexpr int64_t kInt8DirectRows = 16;
 void linear_int8(DType dtype, const void* x, const int8_t* q, const float* scale, const void* bias,
-                 void* y, int64_t m, int64_t n, int64_t k);
+                 void* y, int64_t m, int64_t n, int64_t k, bool gelu = false);
+
+// ops::fused_linear: y = epilogue(layer_norm?(x) · w^T + bias) for a decoder step's few rows, one
+// launch. gamma/beta (of `dtype`, null: no norm) normalise each row of x as it is read (fp32, not
+// rounded); out: kRowsStore y = t, kRowsGelu y = gelu(t), kRowsAdd y += t; k_addr (null: none)
+// also writes columns [n - 2 kv_d, n - kv_d) of row r to row positions[r] of the [*, kv_d]
+// matrix at address k_addr[r] and the last kv_d columns to the one at v_addr[r]. w is `dtype`,
+// or int8 with fp32 per-row scales when scale is not null.
+enum RowsOut : int { kRowsStore = 0, kRowsGelu = 1, kRowsAdd = 2 };
+struct RowsFusion {
+  const void* gamma = nullptr;
+  const void* beta = nullptr;
+  float eps = 0.0f;
+  int out = kRowsStore;
+  const int64_t* k_addr = nullptr;
+  const int64_t* v_addr = nullptr;
+  const int64_t* positions = nullptr;
+  int64_t kv_d = 0;
+};
+void linear_fused(DType dtype, const void* x, const void* w, const float* scale, const void* bias,
+                  void* y, int64_t m, int64_t n, int64_t k, const RowsFusion& f);
 
 // Per row of x [rows, d]: two-pass fp32 mean and variance, y = (x - mean) / sqrt(var + eps) *
 // gamma + beta. y may be x.

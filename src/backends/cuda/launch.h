@@ -29,6 +29,11 @@ cudaError_t launch_add_channel_bias(DType dtype, void* x, const void* bias, int6
 cudaError_t launch_linear_int8_rows(DType dtype, const void* x, const int8_t* q, const float* scale,
                                     const void* bias, void* y, int64_t m, int64_t n, int64_t k,
                                     cudaStream_t s);
+// linear_fused's kernel: the rows kernel below with f's prologue and epilogue (scale not null:
+// w is int8).
+cudaError_t launch_linear_rows_fused(DType dtype, const void* x, const void* w, const float* scale,
+                                     const void* bias, void* y, int64_t m, int64_t n, int64_t k,
+                                     const RowsFusion& f, cudaStream_t s);
 // y[m, n] = x[m, k] · w[n, k]^T (+ bias) for m <= 16 rows, all of `dtype`, weights read once
 // (one warp per output channel); bias may be null.
 cudaError_t launch_linear_rows(DType dtype, const void* x, const void* w, const void* bias, void* y,

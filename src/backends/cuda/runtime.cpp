@@ -135,6 +135,9 @@ cublasHandle_t cublas() {
   return t_capturing ? capture_context(ctx).cublas : ctx.cublas;
 }
 
+void* blas_workspace() { return context().workspace; }
+size_t blas_workspace_bytes() { return kWorkspaceBytes; }
+
 void set_capturing(bool on) {
   if (on) (void)capture_context(context());
   t_capturing = on;
