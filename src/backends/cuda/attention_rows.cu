@@ -475,6 +475,137 @@ __global__ void __launch_bounds__(kThreads)
   if (tid == 0) g_split_counters[item] = 0u;
 }
 
+// rows_fused_h64_kernel for int8 K/V over two heads per block: a key row of one head is 64 bytes,
+// of two adjacent heads 128 contiguous bytes (a whole cache line), which is what lets the int8
+// reads approach the DRAM bandwidth (one head per block left half of each line to another block).
+// Same plan and workspace; kLanes = 8 lanes per key row (4 per head), p holds both heads' scores,
+// two softmaxes, and the last split of the (row, head pair) merges both heads (one counter per
+// pair, at the pair's first head).
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    rows_fused_pair_i8_kernel(const T* q, const int64_t* kp, const int64_t* vp,
+                              const int64_t* k_sc, const int64_t* v_sc, const int64_t* n_keys,
+                              AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
+                              float* part) {
+  pdl_wait();
+  constexpr int kDh = 64, kN = 16, kLanes = 8, kHeadLanes = 4;
+  constexpr int kWarps = kThreads / 32, kKeysPerWarp = 32 / kLanes, kGroups = kThreads / kLanes;
+  constexpr int kU = 4;
+  extern __shared__ float smem[];
+  __shared__ float scratch[32];
+  __shared__ bool merge_here;
+  const int64_t h0 = 2 * int64_t(blockIdx.x), r = blockIdx.y;
+  const int split = blockIdx.z;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, sub = lane % kLanes;
+  const int n = int(n_keys[r]);
+  const int n_eff = (n + chunk - 1) / chunk;
+  if (split >= n_eff) return;
+  const int j0 = split * chunk, j1 = min(n, j0 + chunk);
+  float* qs = smem;          // [128]
+  float* p0 = qs + 2 * kDh;  // [chunk], head h0
+  float* p1 = p0 + chunk;    // [chunk], head h0 + 1
+  float* red = p1 + chunk;   // [kGroups][128]
+  const int8_t* kr = row_matrix<int8_t>(kp[r]) + h0 * kDh;
+  const int8_t* vr = row_matrix<int8_t>(vp[r]) + h0 * kDh;
+  const int64_t ld = d.ld_kv;
+  for (int e = tid; e < 2 * kDh; e += kThreads)
+    qs[e] = load(q + r * d.ld_q + h0 * kDh + e) * scale;
+  __syncthreads();
+  float qv[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) qv[i] = qs[sub * kN + i];
+  float* my_p = sub < kHeadLanes ? p0 : p1;
+  constexpr int kStride = kKeysPerWarp * kWarps;
+  for (int jb = j0 + warp * kKeysPerWarp + lane / kLanes; jb - lane / kLanes < j1;
+       jb += kU * kStride) {
+    uint4 raw[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kStride;
+      raw[u] = load_raw16(kr + int64_t(j) * ld + sub * kN, j < j1);
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kStride;
+      float kv[kN];
+      convert16(raw[u], kv, kr);
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kN; ++i) dot += qv[i] * kv[i];
+#pragma unroll
+      for (int o = kHeadLanes / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+      if (sub % kHeadLanes == 0 && j < j1) my_p[j - j0] = dot;
+    }
+  }
+  __syncthreads();
+  float mx0, sum0, mx1, sum1;
+  chunk_softmax<true>(p0, j1 - j0, head_scales<int8_t>(k_sc, r, h0, d.ld_scale, j0),
+                      head_scales<int8_t>(v_sc, r, h0, d.ld_scale, j0), scratch, mx0, sum0);
+  chunk_softmax<true>(p1, j1 - j0, head_scales<int8_t>(k_sc, r, h0 + 1, d.ld_scale, j0),
+                      head_scales<int8_t>(v_sc, r, h0 + 1, d.ld_scale, j0), scratch, mx1, sum1);
+
+  const int dsub = tid % kLanes, group = tid / kLanes;
+  const float* pv = dsub < kHeadLanes ? p0 : p1;
+  float acc[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) acc[i] = 0.0f;
+  for (int jb = j0 + group; jb < j1; jb += kU * kGroups) {
+    uint4 raw[kU];
+    float w[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int j = jb + u * kGroups;
+      raw[u] = load_raw16(vr + int64_t(j) * ld + dsub * kN, j < j1);
+      w[u] = j < j1 ? pv[j - j0] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      float vv[kN];
+      convert16(raw[u], vv, vr);
+#pragma unroll
+      for (int i = 0; i < kN; ++i) acc[i] += w[u] * vv[i];
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kN; ++i) red[group * 2 * kDh + dsub * kN + i] = acc[i];
+  __syncthreads();
+  static_assert(kThreads == 2 * kDh, "one output value of the pair per thread");
+  const int oh = tid / kDh, e = tid % kDh;  // this thread's head in the pair and value
+  float o = 0.0f;
+  for (int g = 0; g < kGroups; ++g) o += red[g * 2 * kDh + tid];
+  const float mx = oh ? mx1 : mx0, sum = oh ? sum1 : sum0;
+  T* dst = out + r * d.ld_out + (h0 + oh) * kDh + e;
+  if (n_eff == 1) {
+    store(dst, o / sum);
+    return;
+  }
+  const int64_t item0 = r * d.n_head + h0;
+  float* base = part + (item0 + oh) * n_split * (kDh + 2);
+  float* mine = base + split * (kDh + 2);
+  mine[2 + e] = o;
+  if (e == 0) {
+    mine[0] = mx;
+    mine[1] = sum;
+  }
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) merge_here = atomicAdd(&g_split_counters[item0], 1u) == unsigned(n_eff - 1);
+  __syncthreads();
+  if (!merge_here) return;
+  __threadfence();
+  float m = -INFINITY;
+  for (int sp = 0; sp < n_eff; ++sp) m = fmaxf(m, __ldcg(base + sp * (kDh + 2)));
+  float l = 0.0f, a = 0.0f;
+  for (int sp = 0; sp < n_eff; ++sp) {
+    const float* ps = base + sp * (kDh + 2);
+    const float f = __expf(__ldcg(ps) - m);
+    l += __ldcg(ps + 1) * f;
+    a += __ldcg(ps + 2 + e) * f;
+  }
+  store(dst, a / l);
+  if (tid == 0) g_split_counters[item0] = 0u;
+}
+
 }  // namespace
 
 AttentionRowsPlan plan_attention_rows(const AttentionRowsDims& d, int max_keys, int sm_count) {
@@ -538,6 +669,23 @@ cudaError_t launch_attention_rows(DType dtype, const void* q, const int64_t* k_r
     const bool fused = d.head_dim == 64 && d.ld_kv % vec == 0 && rows_aligned16 &&
                        d.rows <= 65535 &&
                        (plan.n_split == 1 || d.rows * d.n_head <= kMaxSplitCounters);
+    if (fused && int8 && d.n_head % 2 == 0) {
+      const size_t pair_smem = size_t(128 + 2 * plan.chunk + (kThreads / 8) * 128) * sizeof(float);
+      auto kernel = rows_fused_pair_i8_kernel<T>;
+      if (pair_smem > 48 * 1024) {
+        const cudaError_t err = cudaFuncSetAttribute(
+            kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(pair_smem));
+        if (err != cudaSuccess) return err;
+      }
+      const dim3 grid(unsigned(d.n_head / 2), unsigned(d.rows), unsigned(plan.n_split));
+      if (const cudaError_t launch_err =
+              launch_pdl(kernel, grid, kThreads, pair_smem, s, static_cast<const T*>(q), k_rows,
+                         v_rows, k_scales, v_scales, n_keys, d, plan.chunk, plan.n_split, scale,
+                         static_cast<T*>(out), part);
+          launch_err != cudaSuccess)
+        return launch_err;
+      return cudaGetLastError();
+    }
     if (fused) {
       const int groups = kThreads / (64 / int(16 / (int8 ? 1 : sizeof(T))));
       const size_t fused_smem = size_t(64 + plan.chunk + groups * 64) * sizeof(float);

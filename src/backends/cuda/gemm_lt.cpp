@@ -100,6 +100,17 @@ bool gemm_bias_lt(DType dtype, const void* x, const void* w, const void* bias, v
       const size_t ws = blas_workspace_bytes();
       cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                            sizeof(ws));
+      // Only algorithms that work at these pointers' alignments (a row view can start anywhere).
+      const uint32_t al_a = uint32_t(alignment(w)), al_b = uint32_t(alignment(x)),
+                     al_c = uint32_t(alignment(y));
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
+                                           sizeof(al_a));
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
+                                           sizeof(al_b));
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c,
+                                           sizeof(al_c));
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c,
+                                           sizeof(al_c));
       cublasLtMatmulHeuristicResult_t result{};
       int count = 0;
       const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
@@ -116,9 +127,15 @@ bool gemm_bias_lt(DType dtype, const void* x, const void* w, const void* bias, v
   }
   if (!choice.found) return false;
   const float alpha = 1.0f, beta = 0.0f;
-  check_lt(cublasLtMatmul(lt_handle(), call.desc, &alpha, w, call.a, x, call.b, &beta, y, call.c, y,
-                          call.c, &choice.algo, blas_workspace(), blas_workspace_bytes(), stream()),
-           "cublasLtMatmul");
+  const cublasStatus_t st =
+      cublasLtMatmul(lt_handle(), call.desc, &alpha, w, call.a, x, call.b, &beta, y, call.c, y,
+                     call.c, &choice.algo, blas_workspace(), blas_workspace_bytes(), stream());
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // checked before anything is queued: fall back
+    std::lock_guard lock(mu);
+    cache[key].found = false;
+    return false;
+  }
+  check_lt(st, "cublasLtMatmul");
   return true;
 }
 
