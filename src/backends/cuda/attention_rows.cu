@@ -483,10 +483,9 @@ __global__ void __launch_bounds__(kThreads)
 // pair, at the pair's first head).
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    rows_fused_pair_i8_kernel(const T* q, const int64_t* kp, const int64_t* vp,
-                              const int64_t* k_sc, const int64_t* v_sc, const int64_t* n_keys,
-                              AttentionRowsDims d, int chunk, int n_split, float scale, T* out,
-                              float* part) {
+    rows_fused_pair_i8_kernel(const T* q, const int64_t* kp, const int64_t* vp, const int64_t* k_sc,
+                              const int64_t* v_sc, const int64_t* n_keys, AttentionRowsDims d,
+                              int chunk, int n_split, float scale, T* out, float* part) {
   pdl_wait();
   constexpr int kDh = 64, kN = 16, kLanes = 8, kHeadLanes = 4;
   constexpr int kWarps = kThreads / 32, kKeysPerWarp = 32 / kLanes, kGroups = kThreads / kLanes;
@@ -508,8 +507,7 @@ __global__ void __launch_bounds__(kThreads)
   const int8_t* kr = row_matrix<int8_t>(kp[r]) + h0 * kDh;
   const int8_t* vr = row_matrix<int8_t>(vp[r]) + h0 * kDh;
   const int64_t ld = d.ld_kv;
-  for (int e = tid; e < 2 * kDh; e += kThreads)
-    qs[e] = load(q + r * d.ld_q + h0 * kDh + e) * scale;
+  for (int e = tid; e < 2 * kDh; e += kThreads) qs[e] = load(q + r * d.ld_q + h0 * kDh + e) * scale;
   __syncthreads();
   float qv[kN];
 #pragma unroll

@@ -411,10 +411,26 @@ void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclud
                                            reinterpret_cast<float*>(result + rows),
                                            result + rows + parts, result, detail::stream()),
                 "argmax_rows kernel");
-  detail::check(cudaMemcpyAsync(out, result, size_t(rows) * sizeof(int), cudaMemcpyDeviceToHost,
+  // Through pinned memory: a copy to pageable memory is staged by the driver, slower for the
+  // few bytes every decoder step waits for.
+  static std::mutex mu;
+  static int* pinned = nullptr;  // never freed: pinned memory outlives static tensors
+  static int64_t pinned_rows = 0;
+  std::lock_guard lock(mu);
+  if (pinned_rows < rows) {
+    if (pinned) (void)cudaFreeHost(pinned);
+    pinned = nullptr;
+    pinned_rows = 0;
+    const int64_t want = std::max<int64_t>(rows, 1024);
+    detail::check(cudaMallocHost(reinterpret_cast<void**>(&pinned), size_t(want) * sizeof(int)),
+                  "argmax_rows: cudaMallocHost");
+    pinned_rows = want;
+  }
+  detail::check(cudaMemcpyAsync(pinned, result, size_t(rows) * sizeof(int), cudaMemcpyDeviceToHost,
                                 detail::stream()),
                 "argmax_rows: download");
   detail::check(cudaStreamSynchronize(detail::stream()), "argmax_rows: synchronize");
+  std::memcpy(out, pinned, size_t(rows) * sizeof(int));
 }
 
 }  // namespace hark::backends::cuda

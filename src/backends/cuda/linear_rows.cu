@@ -28,7 +28,6 @@ namespace hark::backends::cuda::detail {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;  // output channels per block
-constexpr int kStatsVecK = 2048;   // rows up to this long get their norm statistics in registers
 
 __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
   const float4 a = *reinterpret_cast<const float4*>(p);
@@ -120,44 +119,15 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     __shared__ float stats[2][R];
     for (int r = warp; r < rows; r += kWarpsPerBlock) {
       const T* xx = xr + int64_t(r) * k;
-      float mean, var;
-      if (k8 == k && k <= kStatsVecK) {
-        // The row in registers (every load issued at once), then both passes over them.
-        float v[kStatsVecK / 256][8];
-#pragma unroll
-        for (int j = 0; j < kStatsVecK / 256; ++j) {
-          const int k0 = (lane + 32 * j) * 8;
-          if (k0 < k) {
-            load8(xx + k0, v[j]);
-          } else {
-#pragma unroll
-            for (int i = 0; i < 8; ++i) v[j][i] = 0.0f;
-          }
-        }
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kStatsVecK / 256; ++j)
-#pragma unroll
-          for (int i = 0; i < 8; ++i) sum += v[j][i];
-        mean = warp_sum(sum) / float(k);
-        float sq = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kStatsVecK / 256; ++j)
-          if ((lane + 32 * j) * 8 < k)
-#pragma unroll
-            for (int i = 0; i < 8; ++i) sq = fmaf(v[j][i] - mean, v[j][i] - mean, sq);
-        var = warp_sum(sq) / float(k);
-      } else {
-        float sum = 0.0f;
-        for (int i = lane; i < k; i += 32) sum += load(xx + i);
-        mean = warp_sum(sum) / float(k);
-        float sq = 0.0f;
-        for (int i = lane; i < k; i += 32) {
-          const float dv = load(xx + i) - mean;
-          sq = fmaf(dv, dv, sq);
-        }
-        var = warp_sum(sq) / float(k);
+      float sum = 0.0f;
+      for (int i = lane; i < k; i += 32) sum += load(xx + i);
+      const float mean = warp_sum(sum) / float(k);
+      float sq = 0.0f;
+      for (int i = lane; i < k; i += 32) {
+        const float dv = load(xx + i) - mean;
+        sq = fmaf(dv, dv, sq);
       }
+      const float var = warp_sum(sq) / float(k);
       if (lane == 0) {
         stats[0][r] = mean;
         stats[1][r] = rsqrtf(var + f.eps);

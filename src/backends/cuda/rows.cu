@@ -54,8 +54,9 @@ __global__ void gather_rows_kernel(const T* x, const int64_t* index, int64_t d, 
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) out[r * d + c] = row[c];
 }
 
-// Per-row argmax in two launches: block (row, split) reduces columns [split * chunk, + chunk) to
-// a (value, index) pair, then one warp per row merges the splits. Splitting the row over many
+// Per-row argmax: block (row, split) reduces columns [split * chunk, + chunk) to a (value, index)
+// pair, then one warp per row merges the splits: the row's last block in the same launch, or (more
+// rows than counters) a second launch. Splitting the row over many
 // blocks reads a vocabulary-wide row (51,866 logits) at the GPU's bandwidth instead of one SM's.
 // Ties go to the lower index; `exclude` (or -1) is skipped; NaN never wins.
 __device__ __forceinline__ void better(float& v, int& i, float ov, int oi) {
@@ -65,12 +66,18 @@ __device__ __forceinline__ void better(float& v, int& i, float ov, int oi) {
   }
 }
 
+// Rows up to kArgmaxCounters take one launch: each row's last block to finish (an atomic
+// counter per row, put back to zero by that block) merges the splits.
+constexpr int kArgmaxCounters = 16384;
+__device__ unsigned int g_argmax_counters[kArgmaxCounters];
+
 template <typename T>
 __global__ void argmax_partial_kernel(const T* x, int64_t n, int exclude, int chunk, float* pv,
-                                      int* pi) {
+                                      int* pi, int* out) {
   pdl_wait();
   __shared__ float best_v[32];
   __shared__ int best_i[32];
+  __shared__ bool merge_here;
   const int64_t r = blockIdx.x;
   const int split = blockIdx.y, n_split = gridDim.y;
   const T* row = x + r * n;
@@ -94,6 +101,23 @@ __global__ void argmax_partial_kernel(const T* x, int64_t n, int exclude, int ch
     for (int w = 1; w < int(blockDim.x >> 5); ++w) better(v, idx, best_v[w], best_i[w]);
     pv[r * n_split + split] = v;
     pi[r * n_split + split] = idx;
+  }
+  if (!out) return;  // argmax_merge_kernel follows
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) merge_here = atomicAdd(&g_argmax_counters[r], 1u) == unsigned(n_split - 1);
+  __syncthreads();
+  if (!merge_here || warp != 0) return;
+  __threadfence();
+  v = -INFINITY;
+  idx = 0x7fffffff;
+  for (int sp = lane; sp < n_split; sp += 32)
+    better(v, idx, __ldcg(pv + r * n_split + sp), __ldcg(pi + r * n_split + sp));
+  for (int o = 16; o > 0; o >>= 1)
+    better(v, idx, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, idx, o));
+  if (lane == 0) {
+    out[r] = idx == 0x7fffffff ? 0 : idx;  // a row of NaN/-inf only: token 0
+    g_argmax_counters[r] = 0u;
   }
 }
 
@@ -191,13 +215,15 @@ cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t
   if (chunk64 > 0x7fffffff) return cudaErrorInvalidConfiguration;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    if (const cudaError_t launch_err = launch_pdl(
-            argmax_partial_kernel<T>, dim3(unsigned(rows), unsigned(n_split)), kArgmaxThreads, 0, s,
-            static_cast<const T*>(x), n, exclude, int(chunk64), part_v, part_i);
+    const bool one_launch = rows <= kArgmaxCounters;
+    if (const cudaError_t launch_err =
+            launch_pdl(argmax_partial_kernel<T>, dim3(unsigned(rows), unsigned(n_split)),
+                       kArgmaxThreads, 0, s, static_cast<const T*>(x), n, exclude, int(chunk64),
+                       part_v, part_i, one_launch ? out : nullptr);
         launch_err != cudaSuccess)
       return launch_err;
     const cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) return err;
+    if (err != cudaSuccess || one_launch) return err;
     if (const cudaError_t launch_err = launch_pdl(argmax_merge_kernel, unsigned((rows + 7) / 8),
                                                   256, 0, s, part_v, part_i, rows, n_split, out);
         launch_err != cudaSuccess)
