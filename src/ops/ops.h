@@ -47,12 +47,10 @@ struct LinearWeight {
 // GEMM (the encoder).
 void linear(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
 
-// y = gelu(x · w^T + bias), linear() then bias_gelu_() in one op (an MLP's first layer): the sum
-// is not rounded before the GELU. CPU and CUDA F32, and CUDA decoder steps (up to kDirectRows
-// rows): the exact (erf) GELU. CUDA F16/BF16 with more rows: cuBLASLt's bias + GELU epilogue, the
-// tanh form (at most 4.7e-4 from the exact one, at x = -2.7; measured
-// differences are within the 16-bit tolerances), so that the [M, N] output is written once and
-// not read back.
+// y = gelu(x · w^T + bias), linear() then bias_gelu_() in one op (an MLP's first layer), the
+// exact (erf) GELU everywhere. CUDA decoder steps (up to kDirectRows rows of 16-bit tensors): one
+// kernel with the bias and GELU in its epilogue; more rows: a cuBLASLt GEMM with the bias in its
+// epilogue, then the GELU in place (cuBLASLt's GELU epilogue is the tanh approximation).
 void linear_gelu(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
 
 // A decoder step's linear over a few rows, fused with what is before and after it (one launch on
