@@ -143,8 +143,8 @@ TEST_P(FusedLinearTest, ScatterWritesTheKvBlocksIntoEachRowsCache) {
 
 TEST_P(FusedLinearTest, LinearGeluMatchesExactGelu) {
   // Row counts on both sides of the CUDA rows kernel (8) and the int8 one (16), up to GEMM sizes
-  // (cuBLASLt with the bias in its epilogue, then the GELU kernel), float and int8 weights, with and
-  // without a bias; every value of t spans the GELU's curved part.
+  // (cuBLASLt with the bias in its epilogue, then the GELU kernel), float and int8 weights, with
+  // and without a bias; every value of t spans the GELU's curved part.
   struct Case {
     int64_t m, n, k;
   };

@@ -14,20 +14,21 @@
 #include <random>
 #include <vector>
 
-#define CK(x)                                                              \
-  do {                                                                     \
-    auto e_ = (x);                                                         \
-    if (int(e_) != 0) {                                                    \
-      std::printf("FAIL %s -> %d (line %d)\n", #x, int(e_), __LINE__);      \
-      return false;                                                        \
-    }                                                                      \
+#define CK(x)                                                          \
+  do {                                                                 \
+    auto e_ = (x);                                                     \
+    if (int(e_) != 0) {                                                \
+      std::printf("FAIL %s -> %d (line %d)\n", #x, int(e_), __LINE__); \
+      return false;                                                    \
+    }                                                                  \
   } while (0)
 
 cublasLtHandle_t lt;
 void* ws;
 const size_t kWs = size_t(32) << 20;
 
-// D[n, m] (column-major, = row-major y[m, n]) = (a_scale[n] * A[k, n]^T) (b_scale[m] * B[k, m]) + bias
+// D[n, m] (column-major, = row-major y[m, n]) = (a_scale[n] * A[k, n]^T) (b_scale[m] * B[k, m]) +
+// bias
 bool run(bool fp8, int m, int n, int k, const void* a, const void* b, const float* sa,
          const float* sb, const void* bias, void* d, int iters, float* ms, bool outer) {
   cublasLtMatmulDesc_t desc;
@@ -44,8 +45,10 @@ bool run(bool fp8, int m, int n, int k, const void* a, const void* b, const floa
   if (fp8) {
     int32_t mode = outer ? CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F
                          : CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F;
-    CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(mode)));
-    CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof(mode)));
+    CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode,
+                                      sizeof(mode)));
+    CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode,
+                                      sizeof(mode)));
     CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof(sa)));
     CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof(sb)));
   }
@@ -90,8 +93,10 @@ int main() {
     const int m = 64, n = 48, k = 96;
     std::vector<__nv_fp8_e4m3> ha(size_t(n) * k), hb(size_t(m) * k);
     std::vector<float> fa(ha.size()), fb(hb.size()), sa(n), sb(m);
-    for (size_t i = 0; i < ha.size(); ++i) fa[i] = std::round(u(rng) * 16) / 8, ha[i] = __nv_fp8_e4m3(fa[i]);
-    for (size_t i = 0; i < hb.size(); ++i) fb[i] = std::round(u(rng) * 16) / 8, hb[i] = __nv_fp8_e4m3(fb[i]);
+    for (size_t i = 0; i < ha.size(); ++i)
+      fa[i] = std::round(u(rng) * 16) / 8, ha[i] = __nv_fp8_e4m3(fa[i]);
+    for (size_t i = 0; i < hb.size(); ++i)
+      fb[i] = std::round(u(rng) * 16) / 8, hb[i] = __nv_fp8_e4m3(fb[i]);
     for (int i = 0; i < n; ++i) sa[i] = outer ? 0.5f + 0.01f * i : 0.75f;
     for (int i = 0; i < m; ++i) sb[i] = outer ? 1.0f + 0.02f * i : 1.25f;
     std::vector<__nv_bfloat16> hbias(n);
@@ -127,7 +132,9 @@ int main() {
     std::printf("small case rel error %.3g\n", std::sqrt(err / ref_n));
     // Speed on the encoder's shapes (32 windows: m = 48000).
     const int M = 48000;
-    struct S { int n, k; } shapes[] = {{3840, 1280}, {1280, 1280}, {5120, 1280}, {1280, 5120}};
+    struct S {
+      int n, k;
+    } shapes[] = {{3840, 1280}, {1280, 1280}, {5120, 1280}, {1280, 5120}};
     for (const S& s : shapes) {
       void *A, *B, *D, *bias;
       float *SA, *SB;
