@@ -47,10 +47,12 @@ struct LinearWeight {
 // GEMM (the encoder).
 void linear(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
 
-// y = gelu(x · w^T + bias), linear() then bias_gelu_() in one op (an MLP's first layer), the
-// exact (erf) GELU everywhere. CUDA decoder steps (up to kDirectRows rows of 16-bit tensors): one
-// kernel with the bias and GELU in its epilogue; more rows: a cuBLASLt GEMM with the bias in its
-// epilogue, then the GELU in place (cuBLASLt's GELU epilogue is the tanh approximation).
+// y = gelu(x · w^T + bias), linear() then bias_gelu_() in one op (an MLP's first layer): the sum
+// is not rounded before the GELU. CPU and CUDA F32, and CUDA decoder steps (up to kDirectRows
+// rows): the exact (erf) GELU. CUDA F16/BF16 with more rows (the encoder, large decoder batches):
+// cuBLASLt's bias + GELU epilogue, which computes the tanh approximation (as whisper.cpp's ggml
+// GELU does; at most 4.7e-4 from the exact one, at x = -2.7), so that the [M, N] output is
+// written once and not read back. docs/PERF.md has its measured effect on the transcripts.
 void linear_gelu(const Tensor& x, const LinearWeight& w, const Tensor* bias, Tensor& y);
 
 // A decoder step's linear over a few rows, fused with what is before and after it (one launch on

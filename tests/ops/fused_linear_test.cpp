@@ -3,7 +3,7 @@
 // weights, with and without the norm and the bias, each epilogue, row counts across the CUDA
 // kernel's row tiles (1, 2, 3, 8, 16 and 20 = two tiles), K a multiple of 8 (vector path) or not
 // (scalar path), and the argument checks; and ops::linear_gelu (the rows kernel, or cuBLASLt's
-// bias epilogue and the GELU kernel) against the exact GELU.
+// bias + GELU epilogue) against the exact GELU.
 #include <cmath>
 #include <vector>
 
@@ -143,8 +143,8 @@ TEST_P(FusedLinearTest, ScatterWritesTheKvBlocksIntoEachRowsCache) {
 
 TEST_P(FusedLinearTest, LinearGeluMatchesExactGelu) {
   // Row counts on both sides of the CUDA rows kernel (8) and the int8 one (16), up to GEMM sizes
-  // (cuBLASLt with the bias in its epilogue, then the GELU kernel), float and int8 weights, with
-  // and without a bias; every value of t spans the GELU's curved part.
+  // (cuBLASLt's bias + GELU epilogue for 16-bit dtypes), float and int8 weights, with and
+  // without a bias; every value of t spans the GELU's curved part.
   struct Case {
     int64_t m, n, k;
   };

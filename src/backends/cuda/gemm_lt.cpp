@@ -1,5 +1,5 @@
-// cuBLASLt GEMMs with a bias epilogue. The heuristic's choice is cached per (dtype, m, n, k,
-// pointer alignments); descriptors are made per call (host work of a
+// cuBLASLt GEMMs with bias / bias + GELU epilogues. The heuristic's choice is cached per
+// (dtype, m, n, k, epilogue, pointer alignments); descriptors are made per call (host work of a
 // few microseconds, next to GEMMs of hundreds of rows).
 #include "backends/cuda/gemm_lt.h"
 
@@ -42,7 +42,7 @@ int alignment(const void* p) {
   return v % 16 == 0 ? 16 : v % 8 == 0 ? 8 : v % 4 == 0 ? 4 : 2;
 }
 
-using Key = std::tuple<int, int64_t, int64_t, int64_t, int, int, int, int>;
+using Key = std::tuple<int, int64_t, int64_t, int64_t, bool, int, int, int, int>;
 struct Choice {
   bool found = false;
   cublasLtMatmulAlgo_t algo{};
@@ -51,7 +51,7 @@ struct Choice {
 }  // namespace
 
 bool gemm_bias_lt(DType dtype, const void* x, const void* w, const void* bias, void* y, int64_t m,
-                  int64_t n, int64_t k) {
+                  int64_t n, int64_t k, bool gelu) {
   const cudaDataType_t t = dtype == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
   // Column-major view, as kernels.cpp's gemm: D[n, m] = W^T · X with W stored [k, n] (op T) and X
   // [k, m]; the bias runs along D's rows (n of them).
@@ -65,16 +65,20 @@ bool gemm_bias_lt(DType dtype, const void* x, const void* w, const void* bias, v
   check_lt(
       cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof(op_n)),
       "cublasLt TRANSB");
-  const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+  const cublasLtEpilogue_t epi = bias
+                                     ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                     : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
   check_lt(
       cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
       "cublasLt EPILOGUE");
-  check_lt(cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                          sizeof(bias)),
-           "cublasLt BIAS_POINTER");
-  check_lt(
-      cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &t, sizeof(t)),
-      "cublasLt BIAS_DATA_TYPE");
+  if (bias) {
+    check_lt(cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                            sizeof(bias)),
+             "cublasLt BIAS_POINTER");
+    check_lt(cublasLtMatmulDescSetAttribute(call.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &t,
+                                            sizeof(t)),
+             "cublasLt BIAS_DATA_TYPE");
+  }
   check_lt(cublasLtMatrixLayoutCreate(&call.a, t, uint64_t(k), uint64_t(n), k),
            "cublasLtMatrixLayoutCreate(A)");
   check_lt(cublasLtMatrixLayoutCreate(&call.b, t, uint64_t(k), uint64_t(m), k),
@@ -84,7 +88,8 @@ bool gemm_bias_lt(DType dtype, const void* x, const void* w, const void* bias, v
 
   static std::mutex mu;
   static std::map<Key, Choice> cache;
-  const Key key{int(dtype), m, n, k, alignment(bias), alignment(x), alignment(w), alignment(y)};
+  const Key key{int(dtype),   m,           n, k, gelu, bias ? alignment(bias) : 0, alignment(x),
+                alignment(w), alignment(y)};
   Choice choice;
   {
     std::lock_guard lock(mu);

@@ -108,12 +108,8 @@ void linear(DType dtype, const void* x, const void* w, const void* bias, void* y
                                                    detail::stream()),
                   "linear: rows kernel");
     return;
-  } else if (half && bias && detail::gemm_bias_lt(dtype, x, w, bias, y, m, n, k)) {
-    // The bias in cuBLASLt's epilogue (added in fp32, one rounding). Its GELU epilogue is the
-    // tanh form, so an MLP's GELU stays the exact kernel, in place.
-    if (gelu)
-      detail::check(detail::launch_gelu(dtype, y, m * n, detail::stream()), "linear: GELU kernel");
-    return;
+  } else if (half && (bias || gelu) && detail::gemm_bias_lt(dtype, x, w, bias, y, m, n, k, gelu)) {
+    return;  // the bias (and GELU) in cuBLASLt's epilogue
   } else {
     gemm(dtype, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, w, k, x, k, y, n, "linear: cublasGemmEx");
   }
