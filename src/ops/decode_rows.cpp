@@ -555,7 +555,7 @@ void fused_linear(const Tensor& x, const Tensor* gamma, const Tensor* beta, floa
     case Device::kCpu: {
       // The same arithmetic from the CPU's kernels: norm, linear, then the epilogue.
       c.kernel_dtype(DType::kF32);
-      std::vector<float> h, t(size_t(m * n));
+      std::vector<float> h, t;
       const float* in = x.data<float>();
       if (gamma) {
         h.resize(size_t(m * k));
@@ -563,24 +563,24 @@ void fused_linear(const Tensor& x, const Tensor* gamma, const Tensor* beta, floa
                                   k);
         in = h.data();
       }
-      const float* b = bias ? bias->data<float>() : nullptr;
-      if (int8)
-        backends::cpu::linear_int8(in, wt.data<int8_t>(), w.scale.data<float>(),
-                                   out == RowsOut::kGelu ? nullptr : b, t.data(), m, n, k);
-      else
-        backends::cpu::linear(in, wt.data<float>(), out == RowsOut::kGelu ? nullptr : b, t.data(),
-                              m, n, k);
+      // The product goes straight into y, except for kAdd (into a temporary, then added).
       float* yp = y.data<float>();
+      if (out == RowsOut::kAdd) t.resize(size_t(m * n));
+      float* dst = out == RowsOut::kAdd ? t.data() : yp;
+      const float* b = bias ? bias->data<float>() : nullptr;
+      const float* gemm_bias = out == RowsOut::kGelu ? nullptr : b;
+      if (int8)
+        backends::cpu::linear_int8(in, wt.data<int8_t>(), w.scale.data<float>(), gemm_bias, dst, m,
+                                   n, k);
+      else
+        backends::cpu::linear(in, wt.data<float>(), gemm_bias, dst, m, n, k);
       if (out == RowsOut::kGelu) {
         if (b)
-          backends::cpu::bias_gelu(t.data(), b, m, n);
+          backends::cpu::bias_gelu(yp, b, m, n);
         else
-          backends::cpu::gelu(t.data(), m * n);
-        std::memcpy(yp, t.data(), t.size() * sizeof(float));
+          backends::cpu::gelu(yp, m * n);
       } else if (out == RowsOut::kAdd) {
         backends::cpu::add(yp, t.data(), m * n);
-      } else {
-        std::memcpy(yp, t.data(), t.size() * sizeof(float));
       }
       if (kv) scatter_kv_rows(y, kv->d, *kv->k_dst, *kv->v_dst, *kv->positions);
       return;
