@@ -9,7 +9,7 @@ done
 tar xzf .device-carry/openblas-headers.tgz -C "$P"
 export LD_LIBRARY_PATH="$P/usr/lib/x86_64-linux-gnu:$P/usr/lib/x86_64-linux-gnu/openblas-openmp:${LD_LIBRARY_PATH:-}"
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DHARK_ENGINE_ONLY=ON \
-  -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DHARK_CUDA_ARCHITECTURES=90 \
+  -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DHARK_CUDA_ARCHITECTURES=90a \
   -DCMAKE_PREFIX_PATH="$P/usr" \
   -DOPENBLAS_INCLUDE_DIR="$P/usr/include/x86_64-linux-gnu/openblas-openmp" \
   -DOPENBLAS_LIBRARY="$P/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0" \

@@ -24,6 +24,7 @@
 
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/launch.h"
+#include "backends/cuda/mma.cuh"
 
 namespace hark::backends::cuda::detail {
 namespace {
@@ -197,75 +198,6 @@ constexpr int kMmaBlockQ = 128;
 constexpr int kMmaWarps = kMmaBlockQ / 16;
 constexpr int kMmaThreads = kMmaWarps * 32;
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  if constexpr (std::is_same_v<T, __half>) {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  } else {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, const uint32_t* b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  }
-#endif
-}
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return uint32_t(__cvta_generic_to_shared(p));
-}
-
-// Four 8x8 16-bit matrices; lanes 8i..8i+7 give the row addresses of matrix i, r[i] its fragment.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-#endif
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-#endif
-}
-
-// 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros (rows past the end).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int src_bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(src_bytes));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
-}
-
 // Queues the copy of rows [row0, row0 + 64) of a [*, ld] matrix (rows >= n_rows zero-filled)
 // into a padded [64, kLdh] shared tile.
 template <typename T>
@@ -278,12 +210,6 @@ __device__ __forceinline__ void load_tile_async(const T* src, int64_t ld, int ro
     const T* from = ok ? src + int64_t(row0 + r) * ld + c * 8 : src;
     cp_async16(smem_addr(dst + r * kLdh + c * 8), from, ok ? 16 : 0);
   }
-}
-
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
 }
 
 // One 64-key tile for one warp's 16 queries: S = Q K^T from the K tile at shared address k_lane
@@ -310,49 +236,9 @@ __device__ __forceinline__ void flash_tile(const uint32_t (&qa)[kD / 16][4], uin
       mma16816<T>(s[n], qa[half * 2 + 1], b1);
     }
   }
-  if constexpr (Masked) {
-#pragma unroll
-    for (int n = 0; n < kBlockK / 8; ++n) {
-      const int key = n * 8 + t * 2;
-      if (key >= n_valid) s[n][0] = s[n][2] = -INFINITY;
-      if (key + 1 >= n_valid) s[n][1] = s[n][3] = -INFINITY;
-    }
-  }
-  float mx0 = m0, mx1 = m1;  // running max of the raw scores
-#pragma unroll
-  for (int n = 0; n < kBlockK / 8; ++n) {
-    mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-    mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
-  }
-  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-  // The first tile always has a real key (Tk >= 1), so mx is finite from here on.
-  const float a0 = fast_exp2((m0 - mx0) * scale_log2), a1 = fast_exp2((m1 - mx1) * scale_log2);
-  const float ms0 = mx0 * scale_log2, ms1 = mx1 * scale_log2;
-  float sum0 = 0.0f, sum1 = 0.0f;
-#pragma unroll
-  for (int n = 0; n < kBlockK / 8; ++n) {
-    s[n][0] = fast_exp2(fmaf(s[n][0], scale_log2, -ms0));
-    s[n][1] = fast_exp2(fmaf(s[n][1], scale_log2, -ms0));
-    s[n][2] = fast_exp2(fmaf(s[n][2], scale_log2, -ms1));
-    s[n][3] = fast_exp2(fmaf(s[n][3], scale_log2, -ms1));
-    sum0 += s[n][0] + s[n][1];
-    sum1 += s[n][2] + s[n][3];
-  }
-  // Row sums stay per lane (each lane's partial over its columns); reduced once at the end.
-  l0 = l0 * a0 + sum0;
-  l1 = l1 * a1 + sum1;
-  m0 = mx0;
-  m1 = mx1;
-#pragma unroll
-  for (int n = 0; n < kD / 8; ++n) {
-    o[n][0] *= a0;
-    o[n][1] *= a0;
-    o[n][2] *= a1;
-    o[n][3] *= a1;
-  }
+  float a0, a1;
+  online_softmax<Masked>(s, n_valid, t, scale_log2, m0, m1, l0, l1, a0, a1);
+  rescale_rows(o, a0, a1);
   // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
   // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
 #pragma unroll
@@ -505,6 +391,10 @@ cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, co
   if (d.batch > 65535 || d.n_head > 65535 || d.tk < 1 || d.tk > 0x7fffffff)
     return cudaErrorNotSupported;
   if (d.tq == 0 || d.batch == 0) return cudaSuccess;
+  // Hopper with sm_90a code: the warpgroup-MMA kernel (flash_attention_sm90.cu).
+  if (const cudaError_t e = launch_flash_attention_sm90(dtype, q, k, v, d, out, s);
+      e != cudaErrorNotSupported)
+    return e;
   static const int major = device_cc_major();
   // The mma kernel's body exists only in code built for sm_80+: a build that reaches this device
   // through older PTX (e.g. HARK_CUDA_ARCHITECTURES=75 on an sm_86 card) must not launch it.

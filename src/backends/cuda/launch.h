@@ -59,6 +59,11 @@ cudaError_t launch_attention(DType dtype, const void* q, const void* k, const vo
 // Returns cudaErrorNotSupported (launching nothing) when the flash kernel does not apply.
 cudaError_t launch_flash_attention(DType dtype, const void* q, const void* k, const void* v,
                                    const FlashAttentionDims& d, void* out, cudaStream_t s);
+// The sm_90a warpgroup-MMA form (flash_attention_sm90.cu), for launch_flash_attention once its
+// checks passed: cudaErrorNotSupported (launching nothing) unless the build has sm_90a code, the
+// device is compute capability 9.0 and HARK_FLASH is not "mma".
+cudaError_t launch_flash_attention_sm90(DType dtype, const void* q, const void* k, const void* v,
+                                        const FlashAttentionDims& d, void* out, cudaStream_t s);
 
 struct AttentionRowsPlan {
   int n_split = 1;  // key splits per (row, head)
