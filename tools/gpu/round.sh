@@ -25,6 +25,10 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "ops_tests(${OPS_FILTER:-*cuda*}) rc=$?"
   grep -E "^\[  FAILED|^\[  PASSED|^\[  SKIPPED \] [0-9]" "$OUT/ops_cuda.log" | tail -15
   grep -B2 -A8 "Failure" "$OUT/ops_cuda.log" | head -40
+  # The mma.sync flash kernel too, where the Hopper one would run (HARK_FLASH=mma).
+  HARK_FLASH=mma ./build-gpu/ops_tests --gtest_filter='*AttentionBatched*cuda*' \
+    > "$OUT/ops_flash_mma.log" 2>&1
+  echo "ops_tests(AttentionBatched, HARK_FLASH=mma) rc=$?"
   ./build-gpu/cuda_tests --gtest_filter="${CUDA_FILTER:-*}" > "$OUT/cuda_tests.log" 2>&1
   echo "cuda_tests rc=$?"
   grep -E "^\[  FAILED|^\[  PASSED" "$OUT/cuda_tests.log" | tail -15

@@ -27,6 +27,16 @@ size_t round_size(size_t bytes) {
                         : (bytes + kLarge - 1) / kLarge * kLarge;
 }
 
+// Page-locked (cudaHostAlloc'd or registered) host memory, which a copy reads asynchronously.
+bool is_pinned(const void* p) {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return true;  // unknown: treat as pinned, i.e. wait for the copy
+  }
+  return a.type == cudaMemoryTypeHost;
+}
+
 class CachingAllocator final : public DeviceMemory {
  public:
   void* allocate(size_t bytes) override {
@@ -85,9 +95,11 @@ class CachingAllocator final : public DeviceMemory {
                 : (from_host ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice);
     cudaStream_t s = detail::stream();
     detail::check(cudaMemcpyAsync(dst, src, bytes, kind, s), "cudaMemcpyAsync");
-    // A pageable host source is staged before cudaMemcpyAsync returns; a host destination is
-    // only valid once the stream has drained.
-    if (to_host || from_host)
+    // A host destination is only valid once the stream has drained. A pageable host source has
+    // been staged when cudaMemcpyAsync returns, so the caller may reuse it at once and the host
+    // goes on queueing work (e.g. the log-mel of the PCM just uploaded) while the copy runs; a
+    // pinned one is read by the copy itself, later, so that copy is waited for.
+    if (to_host || (from_host && is_pinned(src)))
       detail::check(cudaStreamSynchronize(s), "copy: cudaStreamSynchronize");
   }
 

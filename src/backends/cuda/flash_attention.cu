@@ -237,10 +237,10 @@ __device__ __forceinline__ void flash_tile(const uint32_t (&qa)[kD / 16][4], uin
     }
   }
   float a0, a1;
-  online_softmax<Masked>(s, n_valid, t, scale_log2, m0, m1, l0, l1, a0, a1);
-  rescale_rows(o, a0, a1);
-  // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
-  // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
+  if (online_softmax<Masked>(s, n_valid, t, scale_log2, m0, m1, l0, l1, a0, a1))
+    rescale_rows(o, a0, a1);
+    // O += P V: per 16-key step kk and pair of 8-dim tiles (n, n + 1), one ldmatrix.x4.trans:
+    // matrix i covers keys 16 kk + 8 (i % 2) and dims 8 (n + i / 2).
 #pragma unroll
   for (int kk = 0; kk < kBlockK / 16; ++kk) {
     const uint32_t pa[4] = {

@@ -106,39 +106,40 @@ __global__ void __launch_bounds__(WG * 128, WG == 2 ? 2 : 1)
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float(&of)[32] = reinterpret_cast<float(&)[32]>(o);
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+  // Every stage's descriptors are this one plus constants: the start address (bits 0-13, in
+  // 16-byte units) never carries out of its field, shared memory being < 256 KiB.
+  const uint64_t k_desc0 = sw128_desc(smem0), v_desc0 = sw128_desc(smem0 + kTileBytes, kTileBytes);
   uint32_t pa[kBlockN / 16][4];  // P_{j-1}
-  float s[kBlockN / 8][4];
+  float s[kBlockN / 8][4];       // written by S_j's first MMA (ScaleD 0)
   float(&sf)[32] = reinterpret_cast<float(&)[32]>(s);
   // Iteration j: tile j's copies are visible (each thread waits for its own, fences them before
   // the tensor cores' reads, then the barrier), which also means every warpgroup is past
-  // iteration j - 1, so tile j - 2's buffer is free for tile j + 2. Then S_j = Q K_j^T. Every
-  // key tile is masked against Tk (a few selects) so that no MMA sits in a branch: ptxas
-  // serialises wgmma in divergent code.
+  // iteration j - 1, so tile j - 2's buffer is free for tile j + 2. Then S_j = Q K_j^T. No MMA
+  // sits in a branch (ptxas would serialise them): the loop is the same for every tile but the
+  // first, and masking the partial last tile is a branch of its own.
   auto begin_tile = [&](int tile) {
     cp_async_wait<1>();
     fence_proxy_async_shared();
     __syncthreads();
     load(tile + 2);
-    const uint32_t k_tile = stage(tile);
-#pragma unroll
-    for (int i = 0; i < 32; ++i) sf[i] = 0.0f;
+    const uint64_t k_desc = k_desc0 + uint64_t(tile % kStages) * (kStageBytes >> 4);
 #pragma unroll
     for (int i = 0; i < 32; ++i) fence_operand(of[i]);
     wgmma_fence();
-    // Dims 16 kk .. 16 kk + 15 of every key: 32 bytes into each swizzled row.
-    wgmma_m64n64k16<T, 0, 0>(sf, qa[0], sw128_desc(k_tile));
-    wgmma_m64n64k16<T, 0, 1>(sf, qa[1], sw128_desc(k_tile + 32));
-    wgmma_m64n64k16<T, 0, 1>(sf, qa[2], sw128_desc(k_tile + 64));
-    wgmma_m64n64k16<T, 0, 1>(sf, qa[3], sw128_desc(k_tile + 96));
+    // Dims 16 kk .. 16 kk + 15 of every key: 32 bytes (2 descriptor units) into each row.
+    wgmma_m64n64k16<T, 0, 0>(sf, qa[0], k_desc);
+    wgmma_m64n64k16<T, 0, 1>(sf, qa[1], k_desc + 2);
+    wgmma_m64n64k16<T, 0, 1>(sf, qa[2], k_desc + 4);
+    wgmma_m64n64k16<T, 0, 1>(sf, qa[3], k_desc + 6);
     wgmma_commit();
   };
   // O += P_{j-1} V_{j-1}: keys 16 kk .. 16 kk + 15 are two 8-row groups, 2048 bytes into the
   // V tile.
   auto issue_pv = [&](int tile) {
-    const uint32_t v_tile = stage(tile) + kTileBytes;
+    const uint64_t v_desc = v_desc0 + uint64_t(tile % kStages) * (kStageBytes >> 4);
 #pragma unroll
     for (int kk = 0; kk < kBlockN / 16; ++kk)
-      wgmma_m64n64k16<T, 1, 1>(of, pa[kk], sw128_desc(v_tile + uint32_t(kk) * 2048, kTileBytes));
+      wgmma_m64n64k16<T, 1, 1>(of, pa[kk], v_desc + uint64_t(kk) * (2048 >> 4));
     wgmma_commit();
   };
   float a0, a1;
@@ -154,11 +155,13 @@ __global__ void __launch_bounds__(WG * 128, WG == 2 ? 2 : 1)
     wgmma_wait<1>();  // S_j; P_{j-1} V_{j-1} may still run during the softmax
 #pragma unroll
     for (int i = 0; i < 32; ++i) fence_operand(sf[i]);
-    online_softmax<true>(s, tk - tile * kBlockN, t, scale_log2, m0, m1, l0, l1, a0, a1);
+    // Only the last tile can be partial (a uniform branch, no MMA inside).
+    if (const int n_valid = tk - tile * kBlockN; n_valid < kBlockN) mask_keys(s, n_valid, t);
+    const bool moved = online_softmax<false>(s, kBlockN, t, scale_log2, m0, m1, l0, l1, a0, a1);
     wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < 32; ++i) fence_operand(of[i]);
-    rescale_rows(o, a0, a1);
+    if (moved) rescale_rows(o, a0, a1);  // warp-uniform; most tiles skip it
     pack_p<T>(s, pa);
   }
   // The last tile's P V.

@@ -90,24 +90,31 @@ __device__ __forceinline__ float fast_exp2(float x) {
 }
 
 // ---- flash attention's online softmax on the m16n8 accumulator layout ---------------------------
+// Keys at or past n_valid of a 64-key tile of scores (the m16n8 layout) -> -inf.
+__device__ __forceinline__ void mask_keys(float (&s)[8][4], int n_valid, int t) {
+#pragma unroll
+  for (int n = 0; n < 8; ++n) {
+    const int key = n * 8 + t * 2;
+    if (key >= n_valid) s[n][0] = s[n][2] = -INFINITY;
+    if (key + 1 >= n_valid) s[n][1] = s[n][3] = -INFINITY;
+  }
+}
+
 // One 64-key tile of scores for a lane's two query rows (s[n][0..1]: row g, keys 8 n + 2 t + 0..1;
 // s[n][2..3]: row g + 8): masks keys at or past n_valid when Masked (the last, partial tile),
-// updates the running max m and the lane's partial row sums l (reduced over the 4 lanes of a row
-// once at the end), leaves the probabilities in s and returns in a0, a1 the factors by which the
-// output accumulator's two rows must be rescaled (rescale_rows). Scores are scaled by scale_log2
-// inside the exponent: exp2(s * scale - max * scale) is one FFMA + one ex2.
+// turns the scores into probabilities against each row's reference max m, adds them to the lane's
+// partial row sums l (reduced over the 4 lanes of a row once at the end) and returns whether the
+// output accumulator's rows must be rescaled by a0, a1 (rescale_rows). Scores are scaled by
+// scale_log2 inside the exponent: exp2(s * scale - m * scale) is one FFMA + one ex2.
+// The reference max moves lazily: only when some row of the warp has grown by more than 2^8 in
+// probability (8 in the scaled log2 domain; always on the first tile, m = -inf). Otherwise a0 =
+// a1 = 1, O and l are not touched, and a probability may reach 2^8 meanwhile, which fp32 sums
+// and the 16-bit P (relative precision) hold; O / l at the end is the same softmax.
 template <bool Masked>
-__device__ __forceinline__ void online_softmax(float (&s)[8][4], int n_valid, int t,
+__device__ __forceinline__ bool online_softmax(float (&s)[8][4], int n_valid, int t,
                                                float scale_log2, float& m0, float& m1, float& l0,
                                                float& l1, float& a0, float& a1) {
-  if constexpr (Masked) {
-#pragma unroll
-    for (int n = 0; n < 8; ++n) {
-      const int key = n * 8 + t * 2;
-      if (key >= n_valid) s[n][0] = s[n][2] = -INFINITY;
-      if (key + 1 >= n_valid) s[n][1] = s[n][3] = -INFINITY;
-    }
-  }
+  if constexpr (Masked) mask_keys(s, n_valid, t);
   float mx0 = m0, mx1 = m1;  // running max of the raw scores
 #pragma unroll
   for (int n = 0; n < 8; ++n) {
@@ -119,9 +126,18 @@ __device__ __forceinline__ void online_softmax(float (&s)[8][4], int n_valid, in
   mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
   mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
   // The first tile always has a real key (Tk >= 1), so mx is finite from here on.
-  a0 = fast_exp2((m0 - mx0) * scale_log2);
-  a1 = fast_exp2((m1 - mx1) * scale_log2);
-  const float ms0 = mx0 * scale_log2, ms1 = mx1 * scale_log2;
+  const bool grown = (mx0 - m0) * scale_log2 > 8.0f || (mx1 - m1) * scale_log2 > 8.0f;
+  const bool moved = __any_sync(0xffffffffu, grown);
+  a0 = a1 = 1.0f;
+  if (moved) {
+    a0 = fast_exp2((m0 - mx0) * scale_log2);
+    a1 = fast_exp2((m1 - mx1) * scale_log2);
+    m0 = mx0;
+    m1 = mx1;
+    l0 *= a0;
+    l1 *= a1;
+  }
+  const float ms0 = m0 * scale_log2, ms1 = m1 * scale_log2;
   float sum0 = 0.0f, sum1 = 0.0f;
 #pragma unroll
   for (int n = 0; n < 8; ++n) {
@@ -132,11 +148,9 @@ __device__ __forceinline__ void online_softmax(float (&s)[8][4], int n_valid, in
     sum0 += s[n][0] + s[n][1];
     sum1 += s[n][2] + s[n][3];
   }
-  // Row sums stay per lane (each lane's partial over its columns); reduced once at the end.
-  l0 = l0 * a0 + sum0;
-  l1 = l1 * a1 + sum1;
-  m0 = mx0;
-  m1 = mx1;
+  l0 += sum0;
+  l1 += sum1;
+  return moved;
 }
 
 // o (the m16n8 accumulator layout over 64 columns): row g times a0, row g + 8 times a1.
@@ -195,28 +209,32 @@ __device__ __forceinline__ void fence_proxy_async_shared() {
 // D[64 x 64] (+)= A[64 x 16] B[16 x 64] for one warpgroup, fp32 accumulators. A in registers (per
 // warp the m16n8k16 A-fragment layout of its 16 rows), B through a descriptor: TransB 0 for a
 // K-major B (B[k][n] at n * row + k), 1 for MN-major (B[k][n] at k * row + n). ScaleD 0 ignores
-// the old D. d[4 i + j]: row 16 warp + g + 8 (j / 2), column 8 i + 2 t + (j % 2).
+// (and does not read) the old D. d[4 i + j]: row 16 warp + g + 8 (j / 2), column 8 i + 2 t +
+// (j % 2).
 template <typename T, int TransB, int ScaleD>
 __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], const uint32_t (&a)[4],
                                                 uint64_t desc_b) {
 #ifdef HARK_WGMMA
-#define HARK_WGMMA_N64(TYPE)                                                                       \
-  asm volatile(                                                                                    \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n"                                                 \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                  \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, "   \
-      "%36, p, 1, 1, %37;\n}\n"                                                                    \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                         \
+#define HARK_WGMMA_N64(TYPE, C)                                                                   \
+  asm volatile(                                                                                   \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n"                                                \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                 \
+      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "   \
+      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, "  \
+      "%36, p, 1, 1, %37;\n}\n"                                                                   \
+      : C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]), C(d[8]), C(d[9]), \
+        C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]), C(d[16]), C(d[17]), C(d[18]), \
+        C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), C(d[24]), C(d[25]), C(d[26]), C(d[27]), \
+        C(d[28]), C(d[29]), C(d[30]), C(d[31])                                                    \
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(TransB), "r"(ScaleD))
-  if constexpr (std::is_same_v<T, __half>) {
-    HARK_WGMMA_N64("f16");
+  if constexpr (std::is_same_v<T, __half> && ScaleD != 0) {
+    HARK_WGMMA_N64("f16", "+f");
+  } else if constexpr (std::is_same_v<T, __half>) {
+    HARK_WGMMA_N64("f16", "=f");
+  } else if constexpr (ScaleD != 0) {
+    HARK_WGMMA_N64("bf16", "+f");
   } else {
-    HARK_WGMMA_N64("bf16");
+    HARK_WGMMA_N64("bf16", "=f");
   }
 #undef HARK_WGMMA_N64
 #endif
