@@ -280,14 +280,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   cp_async_commit();
 
   uint32_t qa[kD / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int c = kk * 16 + t * 2;
-    qa[kk][0] = r0 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * d.ld_q + c) : 0u;
-    qa[kk][1] = r1 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * d.ld_q + c) : 0u;
-    qa[kk][2] = r0 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * d.ld_q + c + 8) : 0u;
-    qa[kk][3] = r1 < d.tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * d.ld_q + c + 8) : 0u;
-  }
+  load_q_fragments(qb, d.ld_q, r0, r1, d.tq, t, qa);
   float o[kD / 8][4];
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
@@ -322,21 +315,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
     __syncthreads();  // every warp is done with buf before the next iteration refills it
   }
 
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-#pragma unroll
-  for (int n = 0; n < kD / 8; ++n) {
-    const int c = n * 8 + t * 2;
-    if (r0 < d.tq)
-      *reinterpret_cast<uint32_t*>(out + b * d.bs_out + r0 * d.ld_out + h * kD + c) =
-          pack2<T>(o[n][0] * inv0, o[n][1] * inv0);
-    if (r1 < d.tq)
-      *reinterpret_cast<uint32_t*>(out + b * d.bs_out + r1 * d.ld_out + h * kD + c) =
-          pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
-  }
+  store_normalized(o, l0, l1, out + b * d.bs_out + h * kD, d.ld_out, r0, r1, d.tq, t);
 #else
   __trap();  // the launcher checks that sm_80+ code is loaded; never run the empty body
 #endif

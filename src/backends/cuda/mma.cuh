@@ -164,6 +164,43 @@ __device__ __forceinline__ void rescale_rows(float (&o)[8][4], float a0, float a
   }
 }
 
+// A warp's 16 query rows (this lane's r0 = row g and r1 = g + 8; rows at or past tq read as 0)
+// over 64 dims as the four m16n8k16 A fragments, straight from global memory.
+template <typename T>
+__device__ __forceinline__ void load_q_fragments(const T* qb, int64_t ld, int64_t r0, int64_t r1,
+                                                 int64_t tq, int t, uint32_t (&qa)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    const int c = kk * 16 + t * 2;
+    qa[kk][0] = r0 < tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c) : 0u;
+    qa[kk][1] = r1 < tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c) : 0u;
+    qa[kk][2] = r0 < tq ? *reinterpret_cast<const uint32_t*>(qb + r0 * ld + c + 8) : 0u;
+    qa[kk][3] = r1 < tq ? *reinterpret_cast<const uint32_t*>(qb + r1 * ld + c + 8) : 0u;
+  }
+}
+
+// O / l for a lane's two rows (the m16n8 layout over 64 dims) into rows r0 and r1 of out (row
+// stride ld; rows at or past tq skipped), the lane's partial row sums first reduced over the
+// row's 4 lanes.
+template <typename T>
+__device__ __forceinline__ void store_normalized(const float (&o)[8][4], float l0, float l1, T* out,
+                                                 int64_t ld, int64_t r0, int64_t r1, int64_t tq,
+                                                 int t) {
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+#pragma unroll
+  for (int n = 0; n < 8; ++n) {
+    const int c = n * 8 + t * 2;
+    if (r0 < tq)
+      *reinterpret_cast<uint32_t*>(out + r0 * ld + c) = pack2<T>(o[n][0] * inv0, o[n][1] * inv0);
+    if (r1 < tq)
+      *reinterpret_cast<uint32_t*>(out + r1 * ld + c) = pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
+  }
+}
+
 // ---- sm_90a: warpgroup MMA ----------------------------------------------------------------------
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define HARK_WGMMA 1
