@@ -5,8 +5,8 @@
 // 16 queries, and shared-memory bandwidth bounds it near half the tensor cores' rate; here the
 // tensor cores read K and V straight from shared memory once per warpgroup of 64 queries.
 //
-// A block of WG warpgroups takes 64 WG queries of one (batch, head). All threads copy 64-key
-// tiles of K and V global -> shared with cp.async into the 128-byte-swizzled layout the
+// A block of kWarpGroups warpgroups takes 64 kWarpGroups queries of one (batch, head). All threads
+// copy 64-key tiles of K and V global -> shared with cp.async into the 128-byte-swizzled layout the
 // descriptors describe (rows past Tk zero-filled), kStages buffers deep, two tiles ahead. Per
 // tile j each warpgroup issues
 //   S_j = Q K_j^T        4 wgmma m64n64k16, A = its Q rows from registers (loaded once), B = the
@@ -31,7 +31,12 @@ namespace {
 
 constexpr int kD = 64;       // head_dim: one 128-byte row per key
 constexpr int kBlockN = 64;  // keys per tile
-constexpr int kStages = 4;   // tile j - 1 (V in use), j (K in use), j + 1 and j + 2 (in flight)
+// Two warpgroups (128 queries) per block, two blocks per SM; three per block (one block per SM)
+// ran slower (turbo, 256 windows: encoder 1,212 against 1,187 ms).
+constexpr int kWarpGroups = 2;
+constexpr int kThreads = kWarpGroups * 128;
+constexpr int kBlockQ = kWarpGroups * 64;
+constexpr int kStages = 4;  // tile j - 1 (V in use), j (K in use), j + 1 and j + 2 (in flight)
 constexpr uint32_t kTileBytes = kBlockN * kD * 2;            // 8 KiB
 constexpr uint32_t kStageBytes = 2 * kTileBytes;             // K, V
 constexpr size_t kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack
@@ -39,11 +44,11 @@ constexpr size_t kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slac
 // Queues the copy of rows [row0, row0 + 64) of a [*, ld] matrix (rows >= n_rows zero-filled)
 // into the swizzled tile at shared address dst: row r's 16-byte chunk c at r * 128 +
 // 16 (c ^ (r % 8)). A warp writes 4 whole rows (512 contiguous bytes): no bank conflicts.
-template <typename T, int Threads>
+template <typename T>
 __device__ __forceinline__ void load_tile_sw128(const T* src, int64_t ld, int row0, int n_rows,
                                                 uint32_t dst) {
 #pragma unroll
-  for (int idx = threadIdx.x; idx < kBlockN * 8; idx += Threads) {
+  for (int idx = threadIdx.x; idx < kBlockN * 8; idx += kThreads) {
     const int r = idx >> 3, c = idx & 7;
     const bool ok = row0 + r < n_rows;
     const T* from = ok ? src + int64_t(row0 + r) * ld + c * 8 : src;
@@ -63,17 +68,16 @@ __device__ __forceinline__ void pack_p(const float (&s)[8][4], uint32_t (&pa)[4]
   }
 }
 
-template <typename T, int WG>
-__global__ void __launch_bounds__(WG * 128, WG == 2 ? 2 : 1)
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 2)
     flash_wgmma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                        FlashAttentionDims d, float scale_log2, T* __restrict__ out) {
 #ifdef HARK_WGMMA
-  constexpr int kThreads = WG * 128;
   extern __shared__ unsigned char smem_raw[];
   // kStages x [K, V]; 1024-byte alignment keeps the swizzle phase of every tile at row 0.
   const uint32_t smem0 = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * (64 * WG);
+  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kBlockQ;
   const T* qb = q + b * d.bs_q + h * kD;
   const T* kb = k + b * d.bs_k + h * kD;
   const T* vb = v + b * d.bs_v + h * kD;
@@ -84,8 +88,8 @@ __global__ void __launch_bounds__(WG * 128, WG == 2 ? 2 : 1)
   auto stage = [&](int tile) { return smem0 + uint32_t(tile % kStages) * kStageBytes; };
   auto load = [&](int tile) {  // one commit group per tile, empty past the end
     if (tile < n_tiles) {
-      load_tile_sw128<T, kThreads>(kb, d.ld_k, tile * kBlockN, tk, stage(tile));
-      load_tile_sw128<T, kThreads>(vb, d.ld_v, tile * kBlockN, tk, stage(tile) + kTileBytes);
+      load_tile_sw128<T>(kb, d.ld_k, tile * kBlockN, tk, stage(tile));
+      load_tile_sw128<T>(vb, d.ld_v, tile * kBlockN, tk, stage(tile) + kTileBytes);
     }
     cp_async_commit();
   };
@@ -192,29 +196,18 @@ bool wgmma_usable() {
 #endif
 }
 
-template <typename T, int WG>
+template <typename T>
 cudaError_t launch_typed(const void* q, const void* k, const void* v, const FlashAttentionDims& d,
                          void* out, cudaStream_t s) {
   static const cudaError_t attr = cudaFuncSetAttribute(
-      flash_wgmma_kernel<T, WG>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes));
+      flash_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes));
   if (attr != cudaSuccess) return attr;
   const float scale_log2 = float(1.4426950408889634 / sqrt(double(kD)));
-  const dim3 grid(unsigned((d.tq + 64 * WG - 1) / (64 * WG)), unsigned(d.n_head),
-                  unsigned(d.batch));
-  flash_wgmma_kernel<T, WG><<<grid, WG * 128, kSmemBytes, s>>>(
+  const dim3 grid(unsigned((d.tq + kBlockQ - 1) / kBlockQ), unsigned(d.n_head), unsigned(d.batch));
+  flash_wgmma_kernel<T><<<grid, kThreads, kSmemBytes, s>>>(
       static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), d, scale_log2,
       static_cast<T*>(out));
   return cudaGetLastError();
-}
-
-template <typename T>
-cudaError_t launch_wg(const void* q, const void* k, const void* v, const FlashAttentionDims& d,
-                      void* out, cudaStream_t s) {
-  static const int wg = [] {
-    const char* env = std::getenv("HARK_FLASH_WG");
-    return env != nullptr && std::strcmp(env, "3") == 0 ? 3 : 2;
-  }();
-  return wg == 3 ? launch_typed<T, 3>(q, k, v, d, out, s) : launch_typed<T, 2>(q, k, v, d, out, s);
 }
 
 }  // namespace
@@ -223,8 +216,8 @@ cudaError_t launch_flash_attention_sm90(DType dtype, const void* q, const void* 
                                         const FlashAttentionDims& d, void* out, cudaStream_t s) {
   static const bool usable = wgmma_usable();
   if (!usable) return cudaErrorNotSupported;
-  return dtype == DType::kBF16 ? launch_wg<__nv_bfloat16>(q, k, v, d, out, s)
-                               : launch_wg<__half>(q, k, v, d, out, s);
+  return dtype == DType::kBF16 ? launch_typed<__nv_bfloat16>(q, k, v, d, out, s)
+                               : launch_typed<__half>(q, k, v, d, out, s);
 }
 
 }  // namespace hark::backends::cuda::detail
