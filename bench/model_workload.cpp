@@ -85,13 +85,12 @@ ModelRun run_once(const model::WhisperModel& m, const model::GenerationConfig& g
   prompt.push_back(g.timestamp_begin);
   std::vector<model::DecoderState*> ptrs;
   for (auto& s : states) ptrs.push_back(&s);
-  std::vector<std::vector<int>> next(size_t(batch), prompt);
-  for (int i = 0; i < tokens; ++i) {
-    std::vector<std::span<const int>> spans(next.begin(), next.end());
-    const Tensor logits = m.decode_batch(ptrs, spans);
-    const std::vector<int> picked = ops::argmax_rows(logits, g.eot);
-    for (int64_t b = 0; b < batch; ++b) next[size_t(b)] = {picked[size_t(b)]};
-  }
+  // The prompt step, then greedy steps whose picks stay on the device: the host queues step i + 1
+  // while step i runs and never waits inside the loop.
+  const std::vector<std::span<const int>> prompts(size_t(batch), prompt);
+  Tensor ids = Tensor::empty_on(dev, DType::kI32, {batch});
+  ops::argmax_rows(m.decode_batch(ptrs, prompts), g.eot, ids);
+  for (int i = 1; i < tokens; ++i) m.decode_batch_greedy(ptrs, ids, g.eot, ids);
   sync(dev);
   r.encoder_ms = t1 - t0;
   r.decoder_ms = now_ms() - t1;

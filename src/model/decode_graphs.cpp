@@ -45,9 +45,23 @@ DecodeGraphStats DecodeGraphs::stats() const {
   return s;
 }
 
-Tensor DecodeGraphs::run_eager(std::span<const int64_t> meta, const Body& body, const Make& make) {
+namespace {
+
+void upload_meta(const DecodeStepLayout& lay, std::span<const int64_t> meta,
+                 const DecodeGraphs::Io& io, Tensor& dst) {
+  ops::copy_from_host(meta, dst);
+  if (io.device_ids) {
+    Tensor ids_pos = dst.slice_rows(lay.ids_pos(), lay.ids_pos() + 2 * lay.rows);
+    ops::set_token_ids(*io.device_ids, io.vocab, ids_pos);
+  }
+}
+
+}  // namespace
+
+Tensor DecodeGraphs::run_eager(const DecodeStepLayout& lay, std::span<const int64_t> meta,
+                               const Body& body, const Make& make, const Io& io) {
   DecodeStepBuffers b = make();
-  ops::copy_from_host(meta, b.meta);
+  upload_meta(lay, meta, io, b.meta);
   body(b);
   {
     std::lock_guard lock(mu_);
@@ -86,42 +100,43 @@ DecodeGraphs::Entry* DecodeGraphs::record(int64_t rows, const Body& body, const 
 }
 
 Tensor DecodeGraphs::run(const DecodeStepLayout& lay, std::span<const int64_t> meta, bool graphable,
-                         const Body& body, const Make& make) {
+                         const Body& body, const Make& make, const Io& io) {
   HARK_CHECK(int64_t(meta.size()) == lay.size(), ErrorKind::kInternal,
              "decode step: {} metadata values for a layout of {}", meta.size(), lay.size());
   if (device_ != Device::kCuda || !options_.enabled || !graphable || options_.max_graphs < 1 ||
       lay.rows > options_.max_rows || ops::profiling())
-    return run_eager(meta, body, make);
+    return run_eager(lay, meta, body, make, io);
   std::unique_lock lock(mu_);
   Entry* e = nullptr;
   if (auto it = entries_.find(lay.rows); it != entries_.end()) {
     e = it->second.get();
   } else if (failed_.count(lay.rows) || seen_.insert(lay.rows).second) {
     lock.unlock();
-    return run_eager(meta, body, make);  // first sight of this row count, or it cannot record
+    return run_eager(lay, meta, body, make, io);  // first sight of this row count, or no graph
   } else {
     e = record(lay.rows, body, make);
     if (!e) {
       lock.unlock();
-      return run_eager(meta, body, make);
+      return run_eager(lay, meta, body, make, io);
     }
   }
   e->last_used = ++clock_;
-  ops::copy_from_host(meta, e->buffers.meta);
+  upload_meta(lay, meta, io, e->buffers.meta);
   e->graph.launch();
   ++stats_.graph_steps;
-  // The entry's logits are overwritten by its next replay: the caller gets its own copy.
-  return e->buffers.logits.clone();
+  // The entry's logits are overwritten by its next replay: the caller gets its own copy unless
+  // it consumes them on the stream first.
+  return io.own_logits ? e->buffers.logits.clone() : e->buffers.logits;
 }
 
 #else
 
 Tensor DecodeGraphs::run(const DecodeStepLayout& lay, std::span<const int64_t> meta, bool graphable,
-                         const Body& body, const Make& make) {
+                         const Body& body, const Make& make, const Io& io) {
   (void)graphable;
   HARK_CHECK(int64_t(meta.size()) == lay.size(), ErrorKind::kInternal,
              "decode step: {} metadata values for a layout of {}", meta.size(), lay.size());
-  return run_eager(meta, body, make);
+  return run_eager(lay, meta, body, make, io);
 }
 
 DecodeGraphs::Entry* DecodeGraphs::record(int64_t, const Body&, const Make&) { return nullptr; }

@@ -69,18 +69,32 @@ class DecodeGraphs {
   using Body = std::function<void(DecodeStepBuffers&)>;
   using Make = std::function<DecodeStepBuffers()>;
 
+  // How a step's tokens arrive and its logits leave.
+  struct Io {
+    // I32 [lay.rows] on the device: the rows' token ids, written over the metadata's ids on the
+    // device after the upload (ops::set_token_ids; out-of-range ids read as 0). Null: the ids
+    // in `meta`.
+    const Tensor* device_ids = nullptr;
+    int64_t vocab = 0;  // with device_ids
+    // The logits to the caller: a copy it owns (true), or the step's buffer itself, which the
+    // next step overwrites (false: for work queued on the stream before that step, e.g. an
+    // argmax).
+    bool own_logits = true;
+  };
+
   // Runs one step: `meta` (lay.size() values) goes to the device, then the graph recorded for
   // lay.rows replays, or `body` runs op by op on buffers from `make`. graphable: rows == batch
   // and the attention bounds are the model's contexts (the key assumes them). Returns the logits
-  // in a tensor the caller owns.
+  // as `io` asks.
   Tensor run(const DecodeStepLayout& lay, std::span<const int64_t> meta, bool graphable,
-             const Body& body, const Make& make);
+             const Body& body, const Make& make, const Io& io);
 
   DecodeGraphStats stats() const;
 
  private:
   struct Entry;
-  Tensor run_eager(std::span<const int64_t> meta, const Body& body, const Make& make);
+  Tensor run_eager(const DecodeStepLayout& lay, std::span<const int64_t> meta, const Body& body,
+                   const Make& make, const Io& io);
   Entry* record(int64_t rows, const Body& body, const Make& make);
   void evict_one();
 

@@ -126,9 +126,35 @@ Tensor WhisperModel::decode_batch(std::span<DecoderState* const> states,
   const bool graphable = p.lay.rows == p.lay.batch && p.lay.max_cross_keys == cfg_.n_audio_ctx;
   Tensor logits = graphs_->run(
       p.lay, p.meta, graphable, [&](DecodeStepBuffers& b) { decode_step(p.lay, b); },
-      [&] { return step_buffers(p.lay); });
+      [&] { return step_buffers(p.lay); }, {});
   for (size_t i = 0; i < states.size(); ++i) states[i]->n_past += int(tokens[i].size());
   return logits;
+}
+
+void WhisperModel::decode_batch_greedy(std::span<DecoderState* const> states, const Tensor& ids,
+                                       int exclude, Tensor& next) const {
+  const int64_t batch = int64_t(states.size());
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&ids, &next})
+    HARK_CHECK(t->defined() && t->dtype() == DType::kI32 && t->device() == place_.device &&
+                   t->ndim() == 1 && t->dim(0) == batch,
+               ErrorKind::kInvalidArgument,
+               "decode_batch_greedy: token ids should be I32 [{}] on the model's device, got {} {}",
+               batch, dtype_name(t->dtype()), shape_str(t->shape()));
+  // Placeholder ids (0) for the plan: the device writes the real ones over them.
+  const int zero = 0;
+  const std::vector<std::span<const int>> tokens(states.size(), std::span<const int>(&zero, 1));
+  check_states(states, tokens, cfg_, place_.int8_cross_kv);
+  const StepPlan p = plan_step(states, tokens, cfg_);
+  const bool graphable = p.lay.max_cross_keys == cfg_.n_audio_ctx;  // rows == batch here
+  DecodeGraphs::Io io;
+  io.device_ids = &ids;
+  io.vocab = cfg_.n_vocab;
+  io.own_logits = false;  // consumed by the argmax below, before any later step
+  const Tensor logits = graphs_->run(
+      p.lay, p.meta, graphable, [&](DecodeStepBuffers& b) { decode_step(p.lay, b); },
+      [&] { return step_buffers(p.lay); }, io);
+  ops::argmax_rows(logits, exclude, next);
+  for (DecoderState* st : states) st->n_past += 1;
 }
 
 DecodeStepBuffers WhisperModel::step_buffers(const DecodeStepLayout& lay) const {

@@ -165,6 +165,15 @@ class WhisperModel {
   Tensor decode_batch(std::span<DecoderState* const> states,
                       std::span<const std::span<const int>> tokens) const;
 
+  // A greedy step of decode_batch whose tokens stay on the device: sequence i appends the token
+  // ids[i] (I32 [B] on the model's device, e.g. the previous step's picks; an id outside the
+  // vocabulary reads as 0), and next[i] (the same kind of tensor; may be ids itself) receives
+  // the argmax of its logits over every token but `exclude` (< 0: none). Nothing waits for the
+  // device, so the host queues the following step while this one runs instead of idling the GPU
+  // between steps on a read-back. Same arithmetic as decode_batch followed by ops::argmax_rows.
+  void decode_batch_greedy(std::span<DecoderState* const> states, const Tensor& ids, int exclude,
+                           Tensor& next) const;
+
   // Changes how decode_batch uses CUDA graphs (dropping the graphs recorded so far). Not while
   // another thread is in decode_batch.
   void set_decode_graphs(const DecodeGraphOptions& options);

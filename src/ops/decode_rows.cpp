@@ -503,6 +503,59 @@ std::vector<int> argmax_rows(const Tensor& x, int exclude) {
   c.unsupported_device();
 }
 
+void argmax_rows(const Tensor& x, int exclude, Tensor& out) {
+  detail::OpCheck c("argmax_rows");
+  c.tensor("x", x, 2);
+  c.require(x.dim(1) >= 1, "x {} has no columns", shape_str(x.shape()));
+  c.require(out.defined() && out.dtype() == DType::kI32 && out.device() == x.device() &&
+                out.ndim() == 1 && out.dim(0) == x.dim(0),
+            "out should be I32 [{}] on x's device, got {} {}", x.dim(0), dtype_name(out.dtype()),
+            shape_str(out.shape()));
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::argmax_rows(x.data<float>(), x.dim(0), x.dim(1), exclude, out.data<int>());
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::argmax_rows_device(c.dtype(), x.raw(), x.dim(0), x.dim(1), exclude,
+                                         out.data<int>());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
+void set_token_ids(const Tensor& ids, int64_t vocab, Tensor& ids_pos) {
+  detail::OpCheck c("set_token_ids");
+  const int64_t rows = ids.numel();
+  c.require(ids.defined() && ids.dtype() == DType::kI32 && ids.ndim() == 1,
+            "ids should be I32 [R], got {} {}", dtype_name(ids.dtype()), shape_str(ids.shape()));
+  c.require(ids_pos.defined() && ids_pos.dtype() == DType::kI64 &&
+                ids_pos.device() == ids.device() && ids_pos.numel() == 2 * rows,
+            "ids_pos should be I64 [{}, 2] on the device of ids, got {} {}", rows,
+            dtype_name(ids_pos.dtype()), shape_str(ids_pos.shape()));
+  c.require(vocab >= 1, "vocabulary of {}", vocab);
+  switch (ids.device()) {
+    case Device::kCpu: {
+      const int* in = ids.data<int>();
+      int64_t* pairs = ids_pos.data<int64_t>();
+      for (int64_t r = 0; r < rows; ++r) pairs[2 * r] = in[r] >= 0 && in[r] < vocab ? in[r] : 0;
+      return;
+    }
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::set_token_ids(ids.data<int>(), rows, vocab, ids_pos.data<int64_t>());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
 void fused_linear(const Tensor& x, const Tensor* gamma, const Tensor* beta, float eps,
                   const LinearWeight& w, const Tensor* bias, Tensor& y, RowsOut out,
                   const RowsKvScatter* kv) {

@@ -232,6 +232,13 @@ void copy_from_host(std::span<const int64_t> host, Tensor& dst);
 // The index of the largest value of each row of x [R, N], skipping column `exclude` (< 0: none);
 // the lowest index wins ties. Waits for the device.
 std::vector<int> argmax_rows(const Tensor& x, int exclude = -1);
+// The same into out (I32 [R] on x's device), without waiting: a greedy decoder feeds it to the
+// next step on the device (set_token_ids).
+void argmax_rows(const Tensor& x, int exclude, Tensor& out);
+// ids_pos[r, 0] = ids[r] for ids I32 [R] and ids_pos I64 [R, 2] (embed_rows' (token, position)
+// pairs) on one device; an id outside [0, vocab) is written as 0 (the device cannot report it).
+// Graph-safe: allocates and waits for nothing.
+void set_token_ids(const Tensor& ids, int64_t vocab, Tensor& ids_pos);
 
 // In-place softmax over the last dimension of x [M, N] (or [..., N]). -inf entries get
 // probability 0 (a row of only -inf gives NaN).

@@ -198,6 +198,42 @@ TEST_P(DecodeGraphTest, GraphsOnEqualGraphsOffAndTheCpu) {
   EXPECT_EQ(sn.eager_steps, 8);
 }
 
+// decode_batch_greedy (ids on the device, graphs on) picks what decode_batch + the host argmax
+// picks with graphs off, step for step, and its steady steps replay a graph.
+TEST_P(DecodeGraphTest, GreedyStepsOnTheDeviceMatchHostPicks) {
+  const model::GenerationConfig& g = checkpoint(GetParam().tiny_shape).generation;
+  Side off{gpu({.enabled = false}), {}}, on{gpu({}), {}};
+  for (Side* s : {&off, &on})
+    for (int w : {0, 1, 1}) s->states.push_back(window(*s->m, w));
+  std::vector<model::DecoderState*> po, pn;
+  for (size_t i = 0; i < 3; ++i) {
+    po.push_back(&off.states[i]);
+    pn.push_back(&on.states[i]);
+  }
+  const std::vector<int> p0{g.sot, 300}, p1{g.sot}, p2{g.sot, 301, 302};
+  const std::vector<std::span<const int>> prompts{p0, p1, p2};
+  std::vector<int> picked = ops::argmax_rows(off.m->decode_batch(po, prompts), g.eot);
+  Tensor ids = Tensor::zeros(DType::kI32, {3}).to(Device::kCuda);
+  ops::argmax_rows(on.m->decode_batch(pn, prompts), g.eot, ids);
+  auto device_picks = [&] {
+    const Tensor h = ids.to(Device::kCpu);
+    return std::vector<int>(h.data<int>(), h.data<int>() + 3);
+  };
+  ASSERT_EQ(device_picks(), picked);
+  for (int step = 0; step < 8; ++step) {
+    std::vector<std::vector<int>> next;
+    for (int p : picked) next.push_back({p});
+    const std::vector<std::span<const int>> spans(next.begin(), next.end());
+    picked = ops::argmax_rows(off.m->decode_batch(po, spans), g.eot);
+    on.m->decode_batch_greedy(pn, ids, g.eot, ids);
+    EXPECT_EQ(device_picks(), picked) << "step " << step;
+  }
+  const model::DecodeGraphStats s = on.m->decode_graph_stats();
+  EXPECT_EQ(s.captures, 1);     // 3 rows, recorded at its second sighting
+  EXPECT_EQ(s.graph_steps, 7);  // and replayed from then on
+  EXPECT_EQ(s.eager_steps, 2);  // the prompt step and the first sighting
+}
+
 TEST_P(DecodeGraphTest, EvictionKeepsResultsExact) {
   Side off{gpu({.enabled = false}), {}}, small{gpu({.enabled = true, .max_graphs = 2}), {}};
   run_schedule({&off, &small});

@@ -104,6 +104,47 @@ TEST_F(BatchTest, DecodeBatchEqualsDecodeOfEachSequence) {
   expect_same({1}, {{9}});
 }
 
+// I32 picks as host ints.
+std::vector<int> ints(const Tensor& t) {
+  const Tensor h = t.to(Device::kCpu);
+  return std::vector<int>(h.data<int>(), h.data<int>() + h.numel());
+}
+
+TEST_F(BatchTest, DecodeBatchGreedyEqualsDecodeBatchWithHostPicks) {
+  const GenerationConfig& g = ckpt_->generation;
+  const Tensor enc_a = model_->encode(mel(0)), enc_b = model_->encode(mel(1));
+  const std::vector<std::vector<int>> prompts{{g.sot, g.transcribe}, {g.sot}, {g.sot, 50, 60}};
+  std::vector<DecoderState> host_states, dev_states;
+  for (const Tensor* w : {&enc_a, &enc_b, &enc_a}) {
+    host_states.push_back(model_->begin_window(*w));
+    dev_states.push_back(model_->begin_window(*w));
+  }
+  std::vector<DecoderState*> hp, dp;
+  for (size_t i = 0; i < 3; ++i) {
+    hp.push_back(&host_states[i]);
+    dp.push_back(&dev_states[i]);
+  }
+  const std::vector<std::span<const int>> first(prompts.begin(), prompts.end());
+  std::vector<int> picked = ops::argmax_rows(model_->decode_batch(hp, first), g.eot);
+  Tensor ids = Tensor::zeros(DType::kI32, {3});
+  ops::argmax_rows(model_->decode_batch(dp, first), g.eot, ids);
+  ASSERT_EQ(ints(ids), picked);
+  for (int step = 0; step < 6; ++step) {
+    std::vector<std::vector<int>> next;
+    for (int p : picked) next.push_back({p});
+    const std::vector<std::span<const int>> spans(next.begin(), next.end());
+    picked = ops::argmax_rows(model_->decode_batch(hp, spans), g.eot);
+    model_->decode_batch_greedy(dp, ids, g.eot, ids);
+    EXPECT_EQ(ints(ids), picked) << "step " << step;
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(dev_states[i].n_past, host_states[i].n_past);
+  Tensor wide = Tensor::zeros(DType::kI64, {3});
+  EXPECT_THROW(model_->decode_batch_greedy(dp, wide, g.eot, ids), Error);
+  Tensor two = Tensor::zeros(DType::kI32, {2});
+  EXPECT_THROW(model_->decode_batch_greedy(dp, ids, g.eot, two), Error);
+  EXPECT_EQ(dev_states[0].n_past, host_states[0].n_past);
+}
+
 TEST_F(BatchTest, DecodeBatchRejectsBadInput) {
   const Tensor enc = model_->encode(mel(0));
   DecoderState st = model_->begin_window(enc);

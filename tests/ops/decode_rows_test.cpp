@@ -1,9 +1,10 @@
 // The batched-decoding ops on every backend against double-precision loops written here:
 // attention_batched (the encoder over B windows; on CUDA F16/BF16 with Dh = 64 this is the flash
 // kernel), attention_rows (ragged decoder attention, split-K on CUDA), embed_rows, scatter_rows
-// and argmax_rows.
+// and argmax_rows (to the host and on the device), set_token_ids.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <vector>
 
 #include "core/error.h"
@@ -201,6 +202,47 @@ TEST_P(RowMovesTest, ArgmaxRowsOverAVocabularyWideRow) {
   representable(x);
   EXPECT_EQ(ops::argmax_rows(input(x, {3, n}), 30000), (std::vector<int>{40000, 51865, 5}));
   EXPECT_EQ(ops::argmax_rows(input(x, {3, n}))[2], 30000);
+}
+
+// The I32 picks of argmax_rows' device form, as host ints.
+std::vector<int> host_ints(const Tensor& t) {
+  const Tensor h = t.to(Device::kCpu);
+  return std::vector<int>(h.data<int>(), h.data<int>() + h.numel());
+}
+
+TEST_P(RowMovesTest, ArgmaxRowsOnTheDeviceMatchesTheHostForm) {
+  const int64_t n = 51866, rows = 5;
+  auto x = uniform(size_t(rows * n));
+  x[size_t(0 * n + 12345)] = 3.0f;  // row 0: a tie, the first wins
+  x[size_t(0 * n + 40000)] = 3.0f;
+  x[size_t(3 * n + 50257)] = 9.0f;  // row 3: the best is excluded
+  x[size_t(3 * n + 17)] = 8.0f;
+  representable(x);
+  const Tensor xt = input(x, {rows, n});
+  Tensor out = Tensor::zeros(DType::kI32, {rows}).to(xt.device());
+  ops::argmax_rows(xt, 50257, out);
+  const std::vector<int> got = host_ints(out);
+  EXPECT_EQ(got, ops::argmax_rows(xt, 50257));
+  EXPECT_EQ(got[0], 12345);
+  EXPECT_EQ(got[3], 17);
+  Tensor wrong = Tensor::zeros(DType::kI64, {rows}).to(xt.device());
+  HARK_EXPECT_OP_ERROR(ops::argmax_rows(xt, -1, wrong), ErrorKind::kInternal,
+                       "out should be I32 [5]");
+}
+
+TEST_P(RowMovesTest, SetTokenIdsWritesTheIdColumnOnly) {
+  const Device dev = device_of(bc());
+  Tensor ids = Tensor::zeros(DType::kI32, {4});
+  const int picks[] = {7, 0, 50, -3};  // the last two outside a vocabulary of 50
+  std::copy(std::begin(picks), std::end(picks), ids.data<int>());
+  Tensor ids_pos = upload_i64(bc(), {1, 10, 2, 11, 3, 12, 4, 13});
+  ops::set_token_ids(ids.to(dev), 50, ids_pos);
+  const Tensor h = ids_pos.to(Device::kCpu);
+  EXPECT_EQ(std::vector<int64_t>(h.data<int64_t>(), h.data<int64_t>() + 8),
+            (std::vector<int64_t>{7, 10, 0, 11, 0, 12, 0, 13}));
+  Tensor short_pairs = upload_i64(bc(), {1, 2, 3});
+  HARK_EXPECT_OP_ERROR(ops::set_token_ids(ids.to(dev), 50, short_pairs), ErrorKind::kInternal,
+                       "ids_pos should be I64 [4, 2]");
 }
 
 }  // namespace

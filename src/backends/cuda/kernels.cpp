@@ -400,17 +400,30 @@ void gather_rows(DType dtype, const void* x, const int64_t* index, int64_t rows,
                 "gather_rows kernel");
 }
 
+void argmax_rows_device(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
+                        int* out) {
+  require_dtype(dtype, "argmax_rows");
+  if (rows == 0) return;
+  // The splits' values and indices (the block goes back to the cache at once: the allocator
+  // hands it out again only to work queued after this kernel on the stream).
+  const int64_t parts = rows * detail::argmax_splits(n);
+  Tensor ws = Tensor::empty_on(Device::kCuda, DType::kI32, {2 * parts});
+  detail::check(detail::launch_argmax_rows(dtype, x, rows, n, exclude, ws.data<float>(),
+                                           ws.data<int>() + parts, out, detail::stream()),
+                "argmax_rows kernel");
+}
+
+void set_token_ids(const int* ids, int64_t rows, int64_t vocab, int64_t* ids_pos) {
+  detail::check(detail::launch_set_token_ids(ids, rows, vocab, ids_pos, detail::stream()),
+                "set_token_ids kernel");
+}
+
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out) {
   require_dtype(dtype, "argmax_rows");
   if (rows == 0) return;
-  // One block: the result, then the splits' values and indices.
-  const int64_t parts = rows * detail::argmax_splits(n);
-  Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows + 2 * parts});
+  Tensor dev = Tensor::empty_on(Device::kCuda, DType::kI32, {rows});
   int* result = dev.data<int>();
-  detail::check(detail::launch_argmax_rows(dtype, x, rows, n, exclude,
-                                           reinterpret_cast<float*>(result + rows),
-                                           result + rows + parts, result, detail::stream()),
-                "argmax_rows kernel");
+  argmax_rows_device(dtype, x, rows, n, exclude, result);
   // Through pinned memory: a copy to pageable memory is staged by the driver, slower for the
   // few bytes every decoder step waits for.
   static std::mutex mu;

@@ -167,6 +167,10 @@ void upload_async(void* dst, const void* src, size_t bytes);
 // out[r] = argmax over j != exclude of x[r, j] (lowest index on ties); out is a host array.
 // Waits for the stream.
 void argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out);
+// The same into `out`, an int32 device array of `rows`; does not wait.
+void argmax_rows_device(DType dtype, const void* x, int64_t rows, int64_t n, int exclude, int* out);
+// ids_pos[2 r] = ids[r] in [0, vocab), else 0, for r < rows (device arrays). Graph-safe.
+void set_token_ids(const int* ids, int64_t rows, int64_t vocab, int64_t* ids_pos);
 
 // ops::log_mel: out [n_mels, (n_pcm + pad) / 160] fp32 = Whisper's log-mel of pcm [n_pcm] fp32
 // followed by `pad` zeros, with filters [n_mels, 201] fp32 (at least one frame; the frame count

@@ -108,6 +108,9 @@ cudaError_t launch_gather_rows(DType dtype, const void* x, const int64_t* index,
 int argmax_splits(int64_t n);
 cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t n, int exclude,
                                float* part_v, int* part_i, int* out, cudaStream_t s);
+// ids_pos[2 r] = ids[r] when 0 <= ids[r] < vocab, else 0 (device arrays).
+cudaError_t launch_set_token_ids(const int* ids, int64_t rows, int64_t vocab, int64_t* ids_pos,
+                                 cudaStream_t s);
 
 // The log-mel (mel.cu; orchestrated by mel.cpp around two cuBLAS GEMMs). Constants of Whisper's
 // STFT and of its log compression.

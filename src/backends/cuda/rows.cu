@@ -136,6 +136,16 @@ __global__ void argmax_merge_kernel(const float* pv, const int* pi, int64_t rows
   if (lane == 0) out[r] = idx == 0x7fffffff ? 0 : idx;  // a row of NaN/-inf only: token 0
 }
 
+__global__ void set_token_ids_kernel(const int* ids, int64_t rows, int64_t vocab,
+                                     int64_t* ids_pos) {
+  pdl_wait();
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < rows;
+       r += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t id = ids[r];
+    ids_pos[2 * r] = id >= 0 && id < vocab ? id : 0;
+  }
+}
+
 constexpr int kArgmaxThreads = 256;
 constexpr int kArgmaxChunk = kArgmaxThreads * 8;
 
@@ -230,6 +240,16 @@ cudaError_t launch_argmax_rows(DType dtype, const void* x, int64_t rows, int64_t
       return launch_err;
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_set_token_ids(const int* ids, int64_t rows, int64_t vocab, int64_t* ids_pos,
+                                 cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  if (const cudaError_t launch_err = launch_pdl(set_token_ids_kernel, grid_for(rows, 256), 256, 0,
+                                                s, ids, rows, vocab, ids_pos);
+      launch_err != cudaSuccess)
+    return launch_err;
+  return cudaGetLastError();
 }
 
 }  // namespace hark::backends::cuda::detail
