@@ -191,6 +191,10 @@ class WhisperModel {
   // fp32 CPU copies of the embeddings for the token lookup (the same tensors on a CPU placement).
   Tensor tok_emb_host_, dec_pos_host_;
 
+  // The stem of B windows at once on CUDA: mels [B, n_mels, 2 * n_audio_ctx] -> x_rows
+  // [B * n_audio_ctx, d] (ops::conv1d_patches + linear_gelu; the tanh GELU of cuBLASLt's
+  // epilogue in 16-bit, as the MLPs').
+  void encoder_stem_batch(const Tensor& mels, Tensor& x_rows) const;
   Tensor load(const Checkpoint& c, const std::string& name) const;
   LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;
   ops::LinearWeight load_linear(const Checkpoint& c, const std::string& name) const;

@@ -44,4 +44,40 @@ void conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int p
   c.unsupported_device();
 }
 
+void conv1d_patches(const Tensor& x, bool channel_major, int kernel, int stride, int pad,
+                    Tensor& out) {
+  detail::OpCheck c("conv1d_patches");
+  c.tensor("x", x, 3).tensor("out", out, 2);
+  const int64_t batch = x.dim(0), channels = channel_major ? x.dim(1) : x.dim(2),
+                t_in = channel_major ? x.dim(2) : x.dim(1);
+  c.require(stride >= 1 && pad >= 0 && kernel >= 1, "kernel {}, stride {}, pad {}", kernel, stride,
+            pad);
+  c.require(t_in + 2 * pad >= kernel, "kernel width {} does not fit x {} padded by {}", kernel,
+            shape_str(x.shape()), pad);
+  const int64_t t_out = (t_in + 2 * pad - kernel) / stride + 1;
+  c.require(out.dim(0) == batch * t_out && out.dim(1) == channels * kernel,
+            "out {} should be [{},{}] for x {}, kernel {}, stride {}, pad {}",
+            shape_str(out.shape()), batch * t_out, channels * kernel, shape_str(x.shape()), kernel,
+            stride, pad);
+  c.disjoint("out", out, "x", x);
+  switch (c.device()) {
+    case Device::kCpu:
+      c.kernel_dtype(DType::kF32);
+      backends::cpu::conv1d_patches(
+          x.data<float>(), {batch, channels, t_in, kernel, stride, pad, t_out, channel_major},
+          out.data<float>());
+      return;
+    case Device::kCuda:
+#ifdef HARK_HAVE_CUDA
+      backends::cuda::conv1d_patches(
+          c.dtype(), x.raw(), {batch, channels, t_in, kernel, stride, pad, t_out, channel_major},
+          out.data<void>());
+      return;
+#else
+      break;
+#endif
+  }
+  c.unsupported_device();
+}
+
 }  // namespace hark::ops

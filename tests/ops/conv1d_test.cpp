@@ -52,6 +52,58 @@ TEST_P(Conv1dTest, MatchesReference) {
   }
 }
 
+TEST_P(Conv1dTest, PatchesThenLinearConvolveEverySequence) {
+  // B sequences, channel-major [B, C, T] and time-major [B, T, C]: the patches are copies of the
+  // inputs (exact), and linear over them with w as [C_out, C * K] is each sequence's convolution.
+  for (const ConvCase& s : {ConvCase{5, 300, 6, 3, 1, 1, 300}, ConvCase{6, 300, 4, 3, 2, 1, 150},
+                            ConvCase{2, 9, 3, 4, 3, 2, 4}, ConvCase{3, 2, 2, 3, 2, 1, 1}}) {
+    for (const bool channel_major : {true, false}) {
+      SCOPED_TRACE(testing::Message()
+                   << "c_in=" << s.c_in << " t=" << s.t << " k=" << s.k << " stride=" << s.stride
+                   << " channel_major=" << channel_major);
+      const int64_t batch = 3, width = s.c_in * s.k;
+      const auto x = uniform(size_t(batch * s.c_in * s.t)), w = uniform(size_t(s.c_out * width));
+      const auto b = uniform(size_t(s.c_out));
+      std::vector<float> laid(x.size());  // x in the layout under test
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t c = 0; c < s.c_in; ++c)
+          for (int64_t t = 0; t < s.t; ++t)
+            laid[size_t(channel_major ? (n * s.c_in + c) * s.t + t : (n * s.t + t) * s.c_in + c)] =
+                x[size_t((n * s.c_in + c) * s.t + t)];
+      const Tensor xt =
+          channel_major ? input(laid, {batch, s.c_in, s.t}) : input(laid, {batch, s.t, s.c_in});
+      Tensor patches = output({batch * s.t_out, width});
+      ops::conv1d_patches(xt, channel_major, int(s.k), s.stride, s.pad, patches);
+      std::vector<double> want_patches;
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t t = 0; t < s.t_out; ++t)
+          for (int64_t c = 0; c < s.c_in; ++c)
+            for (int64_t j = 0; j < s.k; ++j) {
+              const int64_t src = t * s.stride + j - s.pad;
+              want_patches.push_back(src >= 0 && src < s.t ? x[size_t((n * s.c_in + c) * s.t + src)]
+                                                           : 0.0);
+            }
+      EXPECT_TRUE(close_to(download(patches), want_patches, 0.0));
+      Tensor y = output({batch * s.t_out, s.c_out});
+      const Tensor bt = input(b, {s.c_out});
+      ops::linear(patches, input(w, {s.c_out, width}), &bt, y);
+      std::vector<double> want;  // [B * T_out, C_out]: each sequence's conv1d, transposed
+      for (int64_t n = 0; n < batch; ++n) {
+        const std::vector<float> xn(x.begin() + n * s.c_in * s.t,
+                                    x.begin() + (n + 1) * s.c_in * s.t);
+        const std::vector<double> yn = conv1d_ref(xn, w, b, s);
+        for (int64_t t = 0; t < s.t_out; ++t)
+          for (int64_t o = 0; o < s.c_out; ++o) want.push_back(yn[size_t(o * s.t_out + t)]);
+      }
+      EXPECT_TRUE(close(y, want));
+    }
+  }
+  Tensor bad = output({10, 12});
+  HARK_EXPECT_OP_ERROR(
+      ops::conv1d_patches(input(uniform(2 * 5 * 10), {2, 5, 10}), true, 3, 2, 1, bad),
+      ErrorKind::kInternal, "out [10,12] should be [10,15]");
+}
+
 TEST_P(Conv1dTest, RejectsMismatchedShapes) {
   const Tensor x = input(uniform(4 * 20), {4, 20}), b = input(uniform(6), {6});
   const Tensor w = input(uniform(6 * 5 * 3), {6, 5, 3});

@@ -53,4 +53,23 @@ void conv1d(const float* x, const float* w, const float* b, const Conv1dDims& d,
               blasint(d.t_out));
 }
 
+void conv1d_patches(const float* x, const Conv1dPatchDims& d, float* out) {
+  const int64_t width = d.channels * d.kernel, rows = d.batch * d.t_out;
+  const int nt = threads_for(rows * width, int64_t(1) << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t b = row / d.t_out, t = row % d.t_out;
+    float* o = out + row * width;
+    for (int64_t c = 0; c < d.channels; ++c)
+      for (int64_t j = 0; j < d.kernel; ++j) {
+        const int64_t src = t * d.stride + j - d.pad;
+        float v = 0.0f;
+        if (src >= 0 && src < d.t_in)
+          v = d.channel_major ? x[(b * d.channels + c) * d.t_in + src]
+                              : x[(b * d.t_in + src) * d.channels + c];
+        o[c * d.kernel + j] = v;
+      }
+  }
+}
+
 }  // namespace hark::backends::cpu

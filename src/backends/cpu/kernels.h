@@ -56,6 +56,13 @@ struct Conv1dDims {
 // y[C_out, T_out] = conv1d(x[C_in, T_in], w[C_out, C_in, K]) + b[C_out], zero padded.
 void conv1d(const float* x, const float* w, const float* b, const Conv1dDims& d, float* y);
 
+struct Conv1dPatchDims {
+  int64_t batch, channels, t_in, kernel, stride, pad, t_out;
+  bool channel_major;  // x [B, C, T_in], else [B, T_in, C]
+};
+// ops::conv1d_patches: out [B * t_out, C * kernel].
+void conv1d_patches(const float* x, const Conv1dPatchDims& d, float* out);
+
 // y[C, R] = x[R, C]^T.
 void transpose(const float* x, float* y, int64_t r, int64_t c);
 

@@ -258,6 +258,12 @@ void conv1d(DType dtype, const void* x, const void* w, const void* b, const Conv
                 "conv1d: bias kernel");
 }
 
+void conv1d_patches(DType dtype, const void* x, const Conv1dPatchDims& d, void* out) {
+  require_dtype(dtype, "conv1d_patches");
+  detail::check(detail::launch_conv1d_patches(dtype, x, d, out, detail::stream()),
+                "conv1d_patches kernel");
+}
+
 void attention(DType dtype, const void* q, const void* k, const void* v, const AttentionDims& d,
                void* out, void* weights) {
   require_dtype(dtype, "attention");

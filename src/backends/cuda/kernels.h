@@ -80,6 +80,13 @@ struct Conv1dDims {
 // of c_in * kernel * t_out elements from the caching allocator.
 void conv1d(DType dtype, const void* x, const void* w, const void* b, const Conv1dDims& d, void* y);
 
+struct Conv1dPatchDims {
+  int64_t batch, channels, t_in, kernel, stride, pad, t_out;
+  bool channel_major;  // x [B, C, T_in], else [B, T_in, C]
+};
+// ops::conv1d_patches: out [B * t_out, C * kernel].
+void conv1d_patches(DType dtype, const void* x, const Conv1dPatchDims& d, void* out);
+
 struct AttentionDims {
   int64_t tq, tk, n_head, head_dim;
   int64_t causal_offset;             // < 0: no mask, else query i sees keys j <= i + causal_offset

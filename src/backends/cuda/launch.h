@@ -53,6 +53,9 @@ cudaError_t launch_transpose(DType dtype, const void* x, void* y, int64_t rows, 
 // (0 outside x).
 cudaError_t launch_im2col(DType dtype, const void* x, const Conv1dDims& d, void* col,
                           cudaStream_t s);
+// ops::conv1d_patches.
+cudaError_t launch_conv1d_patches(DType dtype, const void* x, const Conv1dPatchDims& d, void* out,
+                                  cudaStream_t s);
 cudaError_t launch_attention(DType dtype, const void* q, const void* k, const void* v,
                              const AttentionDims& d, void* out, void* weights, cudaStream_t s);
 

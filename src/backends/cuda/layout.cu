@@ -37,7 +37,38 @@ __global__ void im2col_kernel(const T* x, Conv1dDims d, T* col) {
   }
 }
 
+// One output element per thread (grid-stride): row (b, t), column c * kernel + j. Time-major x:
+// consecutive threads read the taps of one channel, then the next channel of the same rows.
+template <typename T>
+__global__ void conv1d_patches_kernel(const T* x, Conv1dPatchDims d, T* out) {
+  const int64_t width = d.channels * d.kernel, n = d.batch * d.t_out * width;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / width, col = i - row * width;
+    const int64_t b = row / d.t_out, t = row - b * d.t_out;
+    const int64_t c = col / d.kernel, j = col - c * d.kernel;
+    const int64_t src = t * d.stride + j - d.pad;
+    T v = T(0.0f);
+    if (src >= 0 && src < d.t_in)
+      v = d.channel_major ? x[(b * d.channels + c) * d.t_in + src]
+                          : x[(b * d.t_in + src) * d.channels + c];
+    out[i] = v;
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_conv1d_patches(DType dtype, const void* x, const Conv1dPatchDims& d, void* out,
+                                  cudaStream_t s) {
+  const int64_t n = d.batch * d.t_out * d.channels * d.kernel;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    conv1d_patches_kernel<<<grid_for(n, 256), 256, 0, s>>>(static_cast<const T*>(x), d,
+                                                           static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
 
 cudaError_t launch_transpose(DType dtype, const void* x, void* y, int64_t rows, int64_t cols,
                              cudaStream_t s) {
