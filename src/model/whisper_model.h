@@ -182,7 +182,8 @@ class WhisperModel {
  private:
   ModelConfig cfg_;
   ModelPlacement place_;
-  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_, enc_pos_;
+  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_, enc_pos_;  // conv?_w_: CPU placements
+  Tensor conv1_wt_, conv2_wt_;  // CUDA: the conv weights tap-major, [C_out, K * C_in]
   std::vector<EncoderLayer> enc_layers_;
   LayerNormWeights enc_ln_;
   Tensor tok_emb_, dec_pos_;
@@ -192,8 +193,8 @@ class WhisperModel {
   Tensor tok_emb_host_, dec_pos_host_;
 
   // The stem of B windows at once on CUDA: mels [B, n_mels, 2 * n_audio_ctx] -> x_rows
-  // [B * n_audio_ctx, d] (ops::conv1d_patches + linear_gelu; the tanh GELU of cuBLASLt's
-  // epilogue in 16-bit, as the MLPs').
+  // [B * n_audio_ctx, d] (ops::conv1d_patches, then linear with the bias in the GEMM's epilogue
+  // and the exact GELU).
   void encoder_stem_batch(const Tensor& mels, Tensor& x_rows) const;
   Tensor load(const Checkpoint& c, const std::string& name) const;
   LayerNormWeights load_ln(const Checkpoint& c, const std::string& prefix) const;

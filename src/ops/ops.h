@@ -116,10 +116,11 @@ void copy_columns(const Tensor& src, int64_t col, Tensor& dst);
 //   T_out = (T + 2*pad - K) / stride + 1.
 void conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, Tensor& y);
 
-// A 1-D convolution's input patches, time-major (im2col transposed), so that the convolution of
-// B sequences is one linear / linear_gelu over their B * T_out rows with w [C_out, C, K] seen as
-// [C_out, C * K], output [B * T_out, C_out] (time-major, bias and GELU in the GEMM's epilogue):
-//   out[b * T_out + t, c * K + j] = x(b, c, t * stride + j - pad), zero outside [0, T),
+// A 1-D convolution's input patches, time-major and tap-major, so that the convolution of B
+// sequences is one linear / linear_gelu over their B * T_out rows with the weight [C_out, C, K]
+// permuted to [C_out, K, C] and seen as [C_out, K * C], output [B * T_out, C_out] (time-major,
+// bias and GELU in the GEMM's epilogue):
+//   out[b * T_out + t, j * C + c] = x(b, c, t * stride + j - pad), zero outside [0, T),
 // for x [B, C, T] (channel_major) or [B, T, C], out [B * T_out, C * K],
 // T_out = (T + 2 * pad - K) / stride + 1.
 void conv1d_patches(const Tensor& x, bool channel_major, int kernel, int stride, int pad,

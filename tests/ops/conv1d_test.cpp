@@ -55,14 +55,21 @@ TEST_P(Conv1dTest, MatchesReference) {
 TEST_P(Conv1dTest, PatchesThenLinearConvolveEverySequence) {
   // B sequences, channel-major [B, C, T] and time-major [B, T, C]: the patches are copies of the
   // inputs (exact), and linear over them with w as [C_out, C * K] is each sequence's convolution.
+  // 16 channels: CUDA's 16-byte row copies for time-major x.
   for (const ConvCase& s : {ConvCase{5, 300, 6, 3, 1, 1, 300}, ConvCase{6, 300, 4, 3, 2, 1, 150},
-                            ConvCase{2, 9, 3, 4, 3, 2, 4}, ConvCase{3, 2, 2, 3, 2, 1, 1}}) {
+                            ConvCase{16, 40, 5, 3, 2, 1, 20}, ConvCase{2, 9, 3, 4, 3, 2, 4},
+                            ConvCase{3, 2, 2, 3, 2, 1, 1}}) {
     for (const bool channel_major : {true, false}) {
       SCOPED_TRACE(testing::Message()
                    << "c_in=" << s.c_in << " t=" << s.t << " k=" << s.k << " stride=" << s.stride
                    << " channel_major=" << channel_major);
       const int64_t batch = 3, width = s.c_in * s.k;
       const auto x = uniform(size_t(batch * s.c_in * s.t)), w = uniform(size_t(s.c_out * width));
+      std::vector<float> w_taps(w.size());  // w [C_out, C, K] as [C_out, K, C]
+      for (int64_t o = 0; o < s.c_out; ++o)
+        for (int64_t c = 0; c < s.c_in; ++c)
+          for (int64_t j = 0; j < s.k; ++j)
+            w_taps[size_t((o * s.k + j) * s.c_in + c)] = w[size_t((o * s.c_in + c) * s.k + j)];
       const auto b = uniform(size_t(s.c_out));
       std::vector<float> laid(x.size());  // x in the layout under test
       for (int64_t n = 0; n < batch; ++n)
@@ -77,8 +84,8 @@ TEST_P(Conv1dTest, PatchesThenLinearConvolveEverySequence) {
       std::vector<double> want_patches;
       for (int64_t n = 0; n < batch; ++n)
         for (int64_t t = 0; t < s.t_out; ++t)
-          for (int64_t c = 0; c < s.c_in; ++c)
-            for (int64_t j = 0; j < s.k; ++j) {
+          for (int64_t j = 0; j < s.k; ++j)
+            for (int64_t c = 0; c < s.c_in; ++c) {
               const int64_t src = t * s.stride + j - s.pad;
               want_patches.push_back(src >= 0 && src < s.t ? x[size_t((n * s.c_in + c) * s.t + src)]
                                                            : 0.0);
@@ -86,7 +93,7 @@ TEST_P(Conv1dTest, PatchesThenLinearConvolveEverySequence) {
       EXPECT_TRUE(close_to(download(patches), want_patches, 0.0));
       Tensor y = output({batch * s.t_out, s.c_out});
       const Tensor bt = input(b, {s.c_out});
-      ops::linear(patches, input(w, {s.c_out, width}), &bt, y);
+      ops::linear(patches, input(w_taps, {s.c_out, width}), &bt, y);
       std::vector<double> want;  // [B * T_out, C_out]: each sequence's conv1d, transposed
       for (int64_t n = 0; n < batch; ++n) {
         const std::vector<float> xn(x.begin() + n * s.c_in * s.t,

@@ -60,15 +60,17 @@ void conv1d_patches(const float* x, const Conv1dPatchDims& d, float* out) {
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t b = row / d.t_out, t = row % d.t_out;
     float* o = out + row * width;
-    for (int64_t c = 0; c < d.channels; ++c)
-      for (int64_t j = 0; j < d.kernel; ++j) {
-        const int64_t src = t * d.stride + j - d.pad;
-        float v = 0.0f;
-        if (src >= 0 && src < d.t_in)
-          v = d.channel_major ? x[(b * d.channels + c) * d.t_in + src]
-                              : x[(b * d.t_in + src) * d.channels + c];
-        o[c * d.kernel + j] = v;
+    for (int64_t j = 0; j < d.kernel; ++j) {
+      const int64_t src = t * d.stride + j - d.pad;
+      float* oj = o + j * d.channels;
+      if (src < 0 || src >= d.t_in) {
+        std::fill(oj, oj + d.channels, 0.0f);
+      } else if (d.channel_major) {
+        for (int64_t c = 0; c < d.channels; ++c) oj[c] = x[(b * d.channels + c) * d.t_in + src];
+      } else {
+        std::copy_n(x + (b * d.t_in + src) * d.channels, d.channels, oj);
       }
+    }
   }
 }
 

@@ -37,8 +37,8 @@ __global__ void im2col_kernel(const T* x, Conv1dDims d, T* col) {
   }
 }
 
-// One output element per thread (grid-stride): row (b, t), column c * kernel + j. Time-major x:
-// consecutive threads read the taps of one channel, then the next channel of the same rows.
+// One output element per thread (grid-stride): row (b, t), column j * C + c (channel-major x,
+// conv1's mel input, or any shape).
 template <typename T>
 __global__ void conv1d_patches_kernel(const T* x, Conv1dPatchDims d, T* out) {
   const int64_t width = d.channels * d.kernel, n = d.batch * d.t_out * width;
@@ -46,13 +46,33 @@ __global__ void conv1d_patches_kernel(const T* x, Conv1dPatchDims d, T* out) {
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = i / width, col = i - row * width;
     const int64_t b = row / d.t_out, t = row - b * d.t_out;
-    const int64_t c = col / d.kernel, j = col - c * d.kernel;
+    const int64_t j = col / d.channels, c = col - j * d.channels;
     const int64_t src = t * d.stride + j - d.pad;
     T v = T(0.0f);
     if (src >= 0 && src < d.t_in)
       v = d.channel_major ? x[(b * d.channels + c) * d.t_in + src]
                           : x[(b * d.t_in + src) * d.channels + c];
     out[i] = v;
+  }
+}
+
+// Time-major x with 16-byte aligned rows (C a multiple of 16 / sizeof(T)): each tap of an output
+// row is a copy of one input row (or zeros), 16 bytes per thread.
+template <typename T>
+__global__ void conv1d_patches_rows_kernel(const T* x, Conv1dPatchDims d, T* out) {
+  constexpr int64_t kVec = 16 / sizeof(T);
+  const int64_t per_tap = d.channels / kVec, width = d.kernel * per_tap;
+  const int64_t n = d.batch * d.t_out * width;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / width, col = i - row * width;
+    const int64_t b = row / d.t_out, t = row - b * d.t_out;
+    const int64_t j = col / per_tap, c = (col - j * per_tap) * kVec;
+    const int64_t src = t * d.stride + j - d.pad;
+    uint4 v = make_uint4(0u, 0u, 0u, 0u);
+    if (src >= 0 && src < d.t_in)
+      v = *reinterpret_cast<const uint4*>(x + (b * d.t_in + src) * d.channels + c);
+    *reinterpret_cast<uint4*>(out + i * kVec) = v;
   }
 }
 
@@ -64,6 +84,13 @@ cudaError_t launch_conv1d_patches(DType dtype, const void* x, const Conv1dPatchD
   if (n == 0) return cudaSuccess;
   return dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
+    constexpr int64_t kVec = 16 / sizeof(T);
+    if (!d.channel_major && d.channels % kVec == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+        reinterpret_cast<uintptr_t>(out) % 16 == 0) {
+      conv1d_patches_rows_kernel<<<grid_for(n / kVec, 256), 256, 0, s>>>(static_cast<const T*>(x),
+                                                                         d, static_cast<T*>(out));
+      return cudaGetLastError();
+    }
     conv1d_patches_kernel<<<grid_for(n, 256), 256, 0, s>>>(static_cast<const T*>(x), d,
                                                            static_cast<T*>(out));
     return cudaGetLastError();
