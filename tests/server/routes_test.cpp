@@ -369,14 +369,18 @@ TEST_F(Routes, MetricsCountRequestsErrorsAudioAndStages) {
   ASSERT_EQ(transcribe({file(), {"model", "whisper-1"}}).status, 200);
   expect_error(transcribe({{"model", "whisper-1"}}), 400);
   // The server counts a request once its response is written: the client can read that response
-  // a moment before the counter moves, so /metrics is read until the error shows (or 5 s pass).
+  // a moment before the counter moves (for either request: the first one's connection may still be
+  // finishing on a loaded machine), so /metrics is read until both show (or 5 s pass).
+  const auto counted = [](const std::string& body) {
+    return metric(body, R"(hark_requests_total{route="/v1/audio/transcriptions",status="200"})")
+               .has_value() &&
+           metric(
+               body,
+               R"(hark_errors_total{route="/v1/audio/transcriptions",type="invalid_request_error"})")
+               .has_value();
+  };
   HttpResponse r = http_get(url("/metrics"));
-  for (int i = 0;
-       i < 50 &&
-       !metric(
-           r.body,
-           R"(hark_errors_total{route="/v1/audio/transcriptions",type="invalid_request_error"})");
-       ++i) {
+  for (int i = 0; i < 50 && !counted(r.body); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     r = http_get(url("/metrics"));
   }
